@@ -91,7 +91,7 @@ func Generate() (Key, error) {
 		return Key{}, err
 	}
 	body := Prefix + id + "_" + secret
-	return Key{ID: id, token: body + checksum(body)}, nil
+	return Key{ID: id, token: body + Checksum(body)}, nil
 }
 
 // Parse checks that s is a well-formed key with a valid checksum and returns
@@ -112,7 +112,7 @@ func Parse(s string) (Key, error) {
 		return Key{}, ErrMalformed
 	}
 	body, sum := s[:len(s)-ChecksumLen], s[len(s)-ChecksumLen:]
-	if subtle.ConstantTimeCompare([]byte(checksum(body)), []byte(sum)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(Checksum(body)), []byte(sum)) != 1 {
 		return Key{}, ErrChecksum
 	}
 	return Key{ID: id, token: s}, nil
@@ -150,10 +150,11 @@ func ValidHash(h string) bool {
 	return err == nil && len(b) == sha256.Size && strings.ToLower(h) == h
 }
 
-// checksum returns the CRC-32 (IEEE) of body as ChecksumLen base62 digits.
+// Checksum returns the CRC-32 (IEEE) of body (a key without its last
+// ChecksumLen characters) as ChecksumLen base62 digits.
 // CRC-32 detects every single-character substitution and every burst error
 // of up to 32 bits, which covers typos; it is not a security control.
-func checksum(body string) string {
+func Checksum(body string) string {
 	n := uint64(crc32.ChecksumIEEE([]byte(body)))
 	var b [ChecksumLen]byte
 	for i := ChecksumLen - 1; i >= 0; i-- {
