@@ -7,6 +7,11 @@
 package dynamo
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -40,4 +45,25 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	}
+}
+
+// EnsureTable creates the table if it does not exist and waits until it is
+// active. The local API and the tests use it; in AWS the stack creates it.
+func EnsureTable(ctx context.Context, db *dynamodb.Client, name string) error {
+	_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err == nil {
+		return nil
+	}
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		return fmt.Errorf("dynamo: describe table: %w", err)
+	}
+	if _, err := db.CreateTable(ctx, TableDefinition(name)); err != nil {
+		var inUse *types.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return fmt.Errorf("dynamo: create table: %w", err)
+		}
+	}
+	w := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	return w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, time.Minute)
 }
