@@ -25,6 +25,8 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/q-uint/parser v0.3.1 // indirect
 	github.com/scim2/filter-parser/v2 v2.3.1 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

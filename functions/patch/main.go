@@ -1,0 +1,21 @@
+// Command patch is the Lambda function that serves SCIM PATCH requests
+// (template.yaml: PatchFunction). It only wires: see pkg/gateway.
+package main
+
+import (
+	"context"
+	"log"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/serverless-scim/serverless-scim/pkg/gateway"
+)
+
+func main() {
+	h, err := gateway.FromEnv(context.Background(), http.MethodPatch)
+	if err != nil {
+		log.Fatalf("patch: %v", err)
+	}
+	lambda.Start(h)
+}

@@ -1,0 +1,133 @@
+// Package gateway runs the SCIM HTTP handler inside Lambda behind an API
+// Gateway REST API: it adapts proxy events to net/http (via
+// aws-lambda-go-api-proxy's httpadapter), reads the tenant from the
+// authorizer context, and builds each function's dependencies from its
+// environment once per cold start.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
+	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
+	"github.com/serverless-scim/serverless-scim/pkg/scimhttp"
+	"github.com/serverless-scim/serverless-scim/pkg/users"
+)
+
+// Handler is the Lambda handler of a SCIM function: one REST (v1) proxy
+// event in, one proxy response out.
+type Handler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// ContextTenant is the authorizer context key that carries the tenant.
+const ContextTenant = "tenant"
+
+var errNoTenant = errors.New("no tenant in the authorizer context")
+
+// Tenant returns the tenant the authorizer put in the request context. It
+// never looks at the path, query, body or headers: the tenant comes only
+// from a validated API key.
+func Tenant(r *http.Request) (string, error) {
+	rc, ok := core.GetAPIGatewayContextFromContext(r.Context())
+	if !ok {
+		return "", errNoTenant
+	}
+	t, _ := rc.Authorizer[ContextTenant].(string)
+	if t == "" {
+		return "", errNoTenant
+	}
+	return t, nil
+}
+
+// BaseURL returns the public URL of the SCIM base path for the request:
+// https://<domainName><stage or base path mapping>/scim/v2. The prefix is
+// what requestContext.path has before the resource path, so custom domains
+// with base path mappings work too.
+func BaseURL(r *http.Request) string {
+	proto := "https"
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		proto = p
+	}
+	host := r.Host
+	prefix := ""
+	if rc, ok := core.GetAPIGatewayContextFromContext(r.Context()); ok {
+		if rc.DomainName != "" {
+			host = rc.DomainName
+		}
+		if p, ok := strings.CutSuffix(rc.Path, r.URL.EscapedPath()); ok {
+			prefix = p
+		} else if rc.Stage != "" && rc.Stage != "$default" {
+			prefix = "/" + rc.Stage
+		}
+	}
+	return proto + "://" + host + prefix + scimhttp.BasePath
+}
+
+// New returns the Lambda handler of the function serving method, on users.
+func New(method string, svc *users.Service) Handler {
+	h := scimhttp.New(scimhttp.Config{Users: svc, Tenant: Tenant, BaseURL: BaseURL})
+	adapter := httpadapter.New(h.Only(method))
+	return adapter.ProxyWithContext
+}
+
+// FromEnv builds the handler of the function serving method from its
+// environment: TABLE_NAME (required) and, for local runs only,
+// SCIM_DYNAMODB_ENDPOINT. Clients are made once per cold start.
+func FromEnv(ctx context.Context, method string) (Handler, error) {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()})))
+	table := os.Getenv("TABLE_NAME")
+	if table == "" {
+		return nil, errors.New("TABLE_NAME is not set")
+	}
+	db, err := DynamoDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return New(method, users.New(dynamo.New(db, table))), nil
+}
+
+// DynamoDB returns a DynamoDB client from the default AWS configuration,
+// pointed at SCIM_DYNAMODB_ENDPOINT when that is set (DynamoDB Local).
+func DynamoDB(ctx context.Context) (*dynamodb.Client, error) {
+	endpoint := os.Getenv(ddblocal.EndpointEnv)
+	var opts []func(*config.LoadOptions) error
+	if endpoint != "" {
+		// DynamoDB Local accepts any credentials; never reach for real ones.
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if endpoint != "" && cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			// DynamoDB Local's error replies carry no CRC32 header.
+			o.DisableValidateResponseChecksum = true
+		}
+	}), nil
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,368 @@
+// Package scimhttp is the SCIM 2.0 HTTP transport (RFC 7644): routing,
+// request parsing, response rendering and the one translation of errors
+// into SCIM error responses. It is plain net/http; the Lambda functions and
+// the local API both serve it through the API Gateway proxy adapter.
+package scimhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
+	"github.com/serverless-scim/serverless-scim/pkg/users"
+)
+
+// BasePath is where the SCIM API is served.
+const BasePath = "/scim/v2"
+
+// MaxBodyBytes caps request bodies (advertised as bulk/patch maxPayloadSize
+// in ServiceProviderConfig); larger bodies get 413.
+const MaxBodyBytes = 1 << 20
+
+// Paging limits (RFC 7644 §3.4.2.4). MaxResults is advertised as
+// filter.maxResults.
+const (
+	DefaultCount = 100
+	MaxResults   = 1000
+)
+
+// Config wires a Handler.
+type Config struct {
+	// Users serves /Users.
+	Users *users.Service
+	// Tenant returns the caller's tenant, taken from the API Gateway
+	// authorizer context (never from the request itself). An error means the
+	// request did not come through the authorizer: 401.
+	Tenant func(*http.Request) (string, error)
+	// BaseURL returns the absolute URL of the SCIM base path for the request
+	// (e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod/scim/v2),
+	// used for meta.location and the Location header.
+	BaseURL func(*http.Request) string
+}
+
+// Handler serves the SCIM API.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// Route is one path the handler serves, with the methods SCIM allows on it.
+type Route struct {
+	Path    string // e.g. /scim/v2/Users/{id}
+	Methods []string
+}
+
+// Routes lists every path the handler serves. Other methods on these paths
+// get 405; API Gateway routes every verb of each path to that verb's
+// function (see template.yaml), so the 405 comes from us, in SCIM form.
+func Routes() []Route {
+	return []Route{
+		{BasePath + "/Users", []string{http.MethodGet, http.MethodPost}},
+		{BasePath + "/Users/{id}", []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}},
+		{BasePath + "/Users/.search", []string{http.MethodPost}},
+		{BasePath + "/.search", []string{http.MethodPost}},
+		{BasePath + "/ServiceProviderConfig", []string{http.MethodGet}},
+		{BasePath + "/Schemas", []string{http.MethodGet}},
+		{BasePath + "/Schemas/{id}", []string{http.MethodGet}},
+		{BasePath + "/ResourceTypes", []string{http.MethodGet}},
+		{BasePath + "/ResourceTypes/{id}", []string{http.MethodGet}},
+	}
+}
+
+// New returns the SCIM handler.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	handlers := map[string]func(http.ResponseWriter, *http.Request, string) error{
+		"GET " + BasePath + "/Users":                 h.listUsers,
+		"POST " + BasePath + "/Users":                h.createUser,
+		"GET " + BasePath + "/Users/{id}":            h.getUser,
+		"PUT " + BasePath + "/Users/{id}":            h.replaceUser,
+		"PATCH " + BasePath + "/Users/{id}":          h.patchUser,
+		"DELETE " + BasePath + "/Users/{id}":         h.deleteUser,
+		"POST " + BasePath + "/Users/.search":        h.searchUsers,
+		"POST " + BasePath + "/.search":              h.searchUsers,
+		"GET " + BasePath + "/ServiceProviderConfig": h.serviceProviderConfig,
+		"GET " + BasePath + "/Schemas":               h.schemas,
+		"GET " + BasePath + "/Schemas/{id}":          h.schema,
+		"GET " + BasePath + "/ResourceTypes":         h.resourceTypes,
+		"GET " + BasePath + "/ResourceTypes/{id}":    h.resourceType,
+	}
+	for _, rt := range Routes() {
+		for _, m := range rt.Methods {
+			fn := handlers[m+" "+rt.Path]
+			h.mux.Handle(m+" "+rt.Path, h.wrap(fn))
+		}
+		allowed := strings.Join(rt.Methods, ", ")
+		h.mux.HandleFunc(rt.Path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeError(r.Context(), w, scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on this endpoint; allowed: %s", r.Method, allowed))
+		})
+	}
+	// "/Users/.search" must not be taken for an id by other methods.
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(r.Context(), w, scim.Errorf(http.StatusNotFound, "", "no SCIM endpoint at this path"))
+	})
+	return h
+}
+
+// ServeHTTP serves one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// wrap resolves the tenant, caps the body and turns returned errors into
+// SCIM error responses.
+func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request, string) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tenant, err := h.cfg.Tenant(r)
+		if err != nil || tenant == "" {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			writeError(r.Context(), w, scim.Errorf(http.StatusUnauthorized, "", "the request carries no valid credentials"))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if err := fn(w, r, tenant); err != nil {
+			writeError(r.Context(), w, err)
+		}
+	})
+}
+
+// readObject reads and parses a JSON object body. Oversized bodies are 413;
+// malformed ones 400 invalidSyntax.
+func readObject(r *http.Request) (map[string]any, error) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, scim.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
+		}
+		return nil, scim.BadRequest(scim.ScimTypeInvalidSyntax, "could not read the request body")
+	}
+	return scim.ParseJSONObject(data)
+}
+
+func (h *Handler) location(r *http.Request, id string) string {
+	return h.cfg.BaseURL(r) + "/Users/" + id
+}
+
+// writeResource renders one user with the request's projection, its ETag
+// and Location.
+func (h *Handler) writeResource(w http.ResponseWriter, r *http.Request, status int, res *scim.Resource) {
+	rt := h.cfg.Users.ResourceType()
+	q := r.URL.Query()
+	p := rt.ParseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
+	loc := h.location(r, res.ID)
+	w.Header().Set("ETag", res.Meta.ETag())
+	w.Header().Set("Location", loc)
+	writeJSON(w, status, rt.Render(res, loc, p))
+}
+
+func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+	body, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	res, err := h.cfg.Users.Create(r.Context(), tenant, body)
+	if err != nil {
+		return err
+	}
+	h.writeResource(w, r, http.StatusCreated, res)
+	return nil
+}
+
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+	res, err := h.cfg.Users.Get(r.Context(), tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	// RFC 7644 §3.14: If-None-Match with the current version → 304.
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		if p := users.ParseIfMatch(inm); p != nil && (p.Any || containsVersion(p.Versions, res.Meta.Version)) {
+			w.Header().Set("ETag", res.Meta.ETag())
+			w.Header().Set("Content-Type", ContentType)
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
+	}
+	h.writeResource(w, r, http.StatusOK, res)
+	return nil
+}
+
+func containsVersion(vs []int64, v int64) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+	body, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	res, err := h.cfg.Users.Replace(r.Context(), tenant, r.PathValue("id"), body, users.ParseIfMatch(r.Header.Get("If-Match")))
+	if err != nil {
+		return err
+	}
+	h.writeResource(w, r, http.StatusOK, res)
+	return nil
+}
+
+func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+	body, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	res, err := h.cfg.Users.Patch(r.Context(), tenant, r.PathValue("id"), body, users.ParseIfMatch(r.Header.Get("If-Match")))
+	if err != nil {
+		return err
+	}
+	h.writeResource(w, r, http.StatusOK, res)
+	return nil
+}
+
+func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if err := h.cfg.Users.Delete(r.Context(), tenant, r.PathValue("id"), users.ParseIfMatch(r.Header.Get("If-Match"))); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listParams are the list/search parameters of RFC 7644 §3.4.2 and §3.4.3.
+type listParams struct {
+	filter, attributes, excluded string
+	startIndex, count            int
+}
+
+// parseIndex parses startIndex/count (RFC 7644 §3.4.2.4): non-integers are
+// 400 invalidValue; startIndex < 1 is 1; a negative count is 0; count is
+// capped at MaxResults.
+func parseIndex(startIndex, count string) (int, int, error) {
+	si, c := 1, DefaultCount
+	if startIndex != "" {
+		v, err := strconv.Atoi(strings.TrimSpace(startIndex))
+		if err != nil {
+			return 0, 0, scim.BadRequest(scim.ScimTypeInvalidValue, "startIndex must be an integer")
+		}
+		si = max(v, 1)
+	}
+	if count != "" {
+		v, err := strconv.Atoi(strings.TrimSpace(count))
+		if err != nil {
+			return 0, 0, scim.BadRequest(scim.ScimTypeInvalidValue, "count must be an integer")
+		}
+		c = min(max(v, 0), MaxResults)
+	}
+	return si, c, nil
+}
+
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, tenant string) error {
+	q := r.URL.Query()
+	si, c, err := parseIndex(q.Get("startIndex"), q.Get("count"))
+	if err != nil {
+		return err
+	}
+	return h.list(w, r, tenant, listParams{
+		filter: q.Get("filter"), attributes: q.Get("attributes"), excluded: q.Get("excludedAttributes"),
+		startIndex: si, count: c,
+	})
+}
+
+// searchUsers serves POST /.search and POST /Users/.search (RFC 7644
+// §3.4.3): the SearchRequest body carries the query parameters.
+func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request, tenant string) error {
+	body, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	var p listParams
+	str := func(key string) (string, error) {
+		for k, v := range body {
+			if strings.EqualFold(k, key) && v != nil {
+				switch t := v.(type) {
+				case string:
+					return t, nil
+				case []any: // attributes as a JSON array of strings
+					parts := make([]string, 0, len(t))
+					for _, e := range t {
+						s, ok := e.(string)
+						if !ok {
+							return "", scim.BadRequest(scim.ScimTypeInvalidValue, "%s must hold strings", key)
+						}
+						parts = append(parts, s)
+					}
+					return strings.Join(parts, ","), nil
+				case json.Number:
+					return t.String(), nil
+				default:
+					return "", scim.BadRequest(scim.ScimTypeInvalidValue, "%s has the wrong type", key)
+				}
+			}
+		}
+		return "", nil
+	}
+	fields := map[string]*string{"filter": &p.filter, "attributes": &p.attributes, "excludedAttributes": &p.excluded}
+	for k, dst := range fields {
+		if *dst, err = str(k); err != nil {
+			return err
+		}
+	}
+	si, err := str("startIndex")
+	if err != nil {
+		return err
+	}
+	c, err := str("count")
+	if err != nil {
+		return err
+	}
+	if p.startIndex, p.count, err = parseIndex(si, c); err != nil {
+		return err
+	}
+	return h.list(w, r, tenant, p)
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string, p listParams) error {
+	res, err := h.cfg.Users.List(r.Context(), tenant, users.ListQuery{Filter: p.filter, StartIndex: p.startIndex, Count: p.count})
+	if err != nil {
+		return err
+	}
+	rt := h.cfg.Users.ResourceType()
+	proj := rt.ParseProjection(p.attributes, p.excluded)
+	resources := make([]json.RawMessage, 0, len(res.Resources))
+	for _, u := range res.Resources {
+		resources = append(resources, rt.Render(u, h.location(r, u.ID), proj))
+	}
+	body, err := json.Marshal(struct {
+		Schemas      []string          `json:"schemas"`
+		TotalResults int               `json:"totalResults"`
+		StartIndex   int               `json:"startIndex"`
+		ItemsPerPage int               `json:"itemsPerPage"`
+		Resources    []json.RawMessage `json:"Resources"`
+	}{[]string{scim.ListResponseURN}, res.TotalResults, res.StartIndex, len(resources), resources})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+// Only restricts the handler to one HTTP method: the verb of the Lambda
+// function serving it. API Gateway sends each verb to its own function, so
+// another method here means a routing mistake; it gets a SCIM 405.
+func (h *Handler) Only(method string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method {
+			writeError(r.Context(), w, scim.Errorf(http.StatusMethodNotAllowed, "", "this function serves %s requests only", method))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
