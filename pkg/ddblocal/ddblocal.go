@@ -15,6 +15,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
 // JarEnv names the environment variable that points at DynamoDBLocal.jar.
@@ -192,4 +196,16 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+// Client returns a DynamoDB client for a DynamoDB Local endpoint, with
+// static dummy credentials (it accepts any) and without response checksum
+// validation (its error replies carry no CRC32 header).
+func Client(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:                          "us-east-1",
+		BaseEndpoint:                    aws.String(endpoint),
+		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
+		DisableValidateResponseChecksum: true,
+	})
 }

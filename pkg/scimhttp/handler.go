@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,6 +74,9 @@ func Routes() []Route {
 	}
 }
 
+// verbs are the methods API Gateway routes to the functions.
+var verbs = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
 // New returns the SCIM handler.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
@@ -97,12 +101,16 @@ func New(cfg Config) *Handler {
 			h.mux.Handle(m+" "+rt.Path, h.wrap(fn))
 		}
 		allowed := strings.Join(rt.Methods, ", ")
-		h.mux.HandleFunc(rt.Path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allowed)
-			writeError(r.Context(), w, scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on this endpoint; allowed: %s", r.Method, allowed))
-		})
+		for _, m := range verbs {
+			if slices.Contains(rt.Methods, m) {
+				continue
+			}
+			h.mux.HandleFunc(m+" "+rt.Path, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allowed)
+				writeError(r.Context(), w, scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not allowed on this endpoint; allowed: %s", r.Method, allowed))
+			})
+		}
 	}
-	// "/Users/.search" must not be taken for an id by other methods.
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), w, scim.Errorf(http.StatusNotFound, "", "no SCIM endpoint at this path"))
 	})

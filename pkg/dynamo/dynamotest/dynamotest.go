@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
@@ -53,22 +52,11 @@ func Endpoint(tb testing.TB) string {
 	return endpoint
 }
 
-// Client returns a DynamoDB client for endpoint with static dummy
-// credentials, as DynamoDB Local wants.
-func Client(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:                          "us-east-1",
-		BaseEndpoint:                    aws.String(endpoint),
-		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
-		DisableValidateResponseChecksum: true,
-	})
-}
-
 // Table creates a uniquely named table for tb on DynamoDB Local and deletes
 // it when the test ends. It returns the client and the table name.
 func Table(tb testing.TB) (*dynamodb.Client, string) {
 	tb.Helper()
-	db := Client(Endpoint(tb))
+	db := ddblocal.Client(Endpoint(tb))
 	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), sanitize(tb.Name()))
 	if len(name) > 200 {
 		name = name[:200]

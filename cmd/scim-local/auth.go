@@ -1,0 +1,26 @@
+package main
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/serverless-scim/serverless-scim/pkg/authorizer"
+	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
+	"github.com/serverless-scim/serverless-scim/pkg/localapi"
+)
+
+// newAuthorizer returns the TOKEN authorizer the local API runs: the same
+// handler as AuthorizerFunction, reading the local key file
+// (<data>/keys.json) instead of Secrets Manager. It makes sure a dev key for
+// tenant "default" exists and returns it (also kept in <data>/dev-key).
+// keyTTL is how long the key set is cached, so keys made or revoked with
+// scimctl take effect within it, without a restart.
+func newAuthorizer(dataDir string, keyTTL time.Duration) (localapi.AuthorizerHandler, string, error) {
+	keysPath := filepath.Join(dataDir, "keys.json")
+	devKey, err := keyfile.EnsureDevKey(keysPath, filepath.Join(dataDir, "dev-key"), "default")
+	if err != nil {
+		return nil, "", err
+	}
+	h := authorizer.New(keyfile.New(keysPath), authorizer.WithTTL(keyTTL))
+	return h.Handle, devKey, nil
+}

@@ -1,0 +1,116 @@
+// Command scim-local serves the SCIM API on this machine (`make run`): it
+// starts DynamoDB Local with its data under .data/, creates the table if
+// missing, and serves http://127.0.0.1:8080/scim/v2 through pkg/localapi,
+// which runs the same authorizer and the same per-verb Lambda handlers as
+// AWS, with the routes read from template.yaml.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
+	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
+	"github.com/serverless-scim/serverless-scim/pkg/gateway"
+	"github.com/serverless-scim/serverless-scim/pkg/localapi"
+	"github.com/serverless-scim/serverless-scim/pkg/samtemplate"
+	"github.com/serverless-scim/serverless-scim/pkg/users"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "scim-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the SCIM API on")
+	dataDir := flag.String("data", ".data", "folder for DynamoDB Local's data and the local API keys")
+	ddbAddr := flag.String("dynamodb-addr", "", "address for DynamoDB Local (default: a free loopback port)")
+	ddbEndpoint := flag.String("dynamodb-endpoint", os.Getenv(ddblocal.EndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
+	table := flag.String("table", "scim-local", "DynamoDB table name")
+	templatePath := flag.String("template", "template.yaml", "SAM template to read routes from")
+	authTTL := flag.Duration("authorizer-ttl", 300*time.Second, "how long a key's authorizer decision is cached (API Gateway: 300s)")
+	keyTTL := flag.Duration("key-ttl", 5*time.Second, "how long the key set is cached by the authorizer")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	endpoint := *ddbEndpoint
+	if endpoint == "" {
+		logFile, err := os.Create(filepath.Join(*dataDir, "dynamodb-local.log"))
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		srv, err := ddblocal.Start(ctx, ddblocal.Options{Addr: *ddbAddr, DataDir: filepath.Join(*dataDir, "dynamodb"), Log: logFile})
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		endpoint = srv.Endpoint
+	}
+	db := ddblocal.Client(endpoint)
+	if err := dynamo.EnsureTable(ctx, db, *table); err != nil {
+		return err
+	}
+
+	tmpl, err := samtemplate.Load(*templatePath)
+	if err != nil {
+		return err
+	}
+	svc := users.New(dynamo.New(db, *table))
+	functions := map[string]localapi.LambdaHandler{}
+	for id, method := range map[string]string{
+		"GetFunction": http.MethodGet, "PostFunction": http.MethodPost, "PutFunction": http.MethodPut,
+		"PatchFunction": http.MethodPatch, "DeleteFunction": http.MethodDelete,
+	} {
+		functions[id] = localapi.LambdaHandler(gateway.New(method, svc))
+	}
+	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL)
+	if err != nil {
+		return err
+	}
+	api, err := localapi.New(localapi.Config{Routes: tmpl.Routes, Functions: functions, Authorizer: auth, AuthorizerTTL: *authTTL})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("SCIM base URL: http://%s/scim/v2\n", ln.Addr())
+	fmt.Printf("Bearer key (tenant default, also in %s): %s\n", filepath.Join(*dataDir, "dev-key"), devKey)
+	fmt.Printf("Try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/scim/v2/Users\n", filepath.Join(*dataDir, "dev-key"), ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return server.Shutdown(shutdown)
+}
