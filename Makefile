@@ -16,7 +16,7 @@ RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := .cache/bin/aws-lambda-rie
 export SCIM_RIE := $(CURDIR)/$(RIE)
 
-.PHONY: run test bench lint build deploy tools $(addprefix build-,$(FUNCTIONS)) $(addprefix invoke-,$(FUNCTIONS)) $(addprefix rie-,$(FUNCTIONS))
+.PHONY: run test bench lint build deploy tools fuzz $(addprefix build-,$(FUNCTIONS)) $(addprefix invoke-,$(FUNCTIONS)) $(addprefix rie-,$(FUNCTIONS))
 
 ## build-<LogicalId>: one target per function in template.yaml (sam build calls these
 ## with ARTIFACTS_DIR set). Each writes an arm64 Linux $(ARTIFACTS_DIR)/bootstrap.
@@ -105,6 +105,19 @@ run: tools
 ## cmd/ddblocal starts and stops around the run.
 test: tools lint
 	$(GO) run ./cmd/ddblocal -- $(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: every go test -fuzz target in the module, briefly (FUZZTIME each),
+## on top of its seed corpus. FUZZTIME=5m make fuzz for a real session.
+FUZZTIME ?= 4s
+fuzz:
+	@mkdir -p .cache; set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg); do \
+	  dir=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "fuzz $$dir $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$dir > .cache/fuzz.log 2>&1 || { cat .cache/fuzz.log; exit 1; }; \
+	  done; \
+	done
 
 ## bench: the benchmarks, numbers in docs/ARCHITECTURE.md.
 bench: tools
