@@ -53,6 +53,14 @@ type Result struct {
 //   - "remove" of a multi-valued attribute with a value array removes only
 //     those elements (Entra ID's legacy member removal); without a value it
 //     removes the attribute. "remove" of an absent target is a no-op.
+//   - Removing the "value" sub-attribute of selected elements (Entra ID
+//     clears a phone number with Remove phoneNumbers[type eq "mobile"].value)
+//     removes those elements: RFC 7643 §2.4 makes "value" the element's
+//     significant value, and {"type":"mobile"} alone is junk. Other
+//     sub-attributes are removed alone (RFC 7644 §3.5.2.2); an element left
+//     empty is removed.
+//   - A sub-attribute path of a multi-valued attribute without a filter
+//     ("emails.display") selects every element.
 //   - "add" on a value path that matches nothing creates an element from
 //     the filter's "eq" comparisons (Entra ID: "Add" to
 //     emails[type eq "work"].value); a filter with "or", "not" or other
@@ -444,8 +452,8 @@ func (ap *applier) multiSelect(op string, p *Path, raw any) error {
 				}
 				m := el.(map[string]any)
 				delete(m, p.Sub.Name)
-				if len(m) == 0 {
-					continue
+				if len(m) == 0 || p.Sub == a.Sub("value") {
+					continue // an element without its value means nothing
 				}
 			}
 			kept = append(kept, el)
