@@ -207,3 +207,51 @@ func BenchmarkOktaDeactivate(b *testing.B) {
 		}
 	}
 }
+
+// FuzzOperation fuzzes one operation's parts separately, which reaches
+// value decoding on every kind of path far more often than mutating whole
+// JSON bodies does.
+func FuzzOperation(f *testing.F) {
+	for _, s := range []struct{ op, path, value string }{
+		{"replace", "", `{"id":"u1","active":false}`},
+		{"Replace", "active", `"False"`},
+		{"Add", `emails[type eq "work"].value`, `"w@x.io"`},
+		{"Add", `emails[type eq "work"].primary`, `"true"`},
+		{"replace", `emails[type eq "home"]`, `{"value":"h@x.io","primary":true}`},
+		{"add", "emails", `[{"value":"a@b.c","type":"work","primary":true}]`},
+		{"remove", "emails", `[{"value":"babs@home.example"}]`},
+		{"Add", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", `[{"$ref":null,"value":"m1"}]`},
+		{"Replace", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", `"m1"`},
+		{"replace", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", `{"manager":{"value":"m2","displayName":"x"}}`},
+		{"replace", "", `{"name.givenName":"B","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"7"}`},
+		{"replace", "name", `{"givenName":null,"familyName":"J"}`},
+		{"remove", `phoneNumbers[type eq "mobile"].value`, `null`},
+		{"replace", "password", `"pw"`},
+		{"replace", "userName", `""`},
+		{"add", "x509Certificates", `[{"value":"TUlJ"}]`},
+	} {
+		f.Add(s.op, s.path, []byte(s.value))
+	}
+	f.Fuzz(func(t *testing.T, op, path string, value []byte) {
+		var v any
+		if len(value) > 0 {
+			wrapped, err := scim.ParseJSONObject(append(append([]byte(`{"v":`), value...), '}'))
+			if err != nil {
+				return
+			}
+			v = wrapped["v"]
+		}
+		body := map[string]any{"Operations": []any{map[string]any{"op": op, "path": path, "value": v}}}
+		ops, err := patch.Decode(body)
+		if err != nil {
+			if e, ok := scim.AsError(err); !ok || e.Status != http.StatusBadRequest {
+				t.Fatalf("Decode error %v is not a 400 *scim.Error", err)
+			}
+			return
+		}
+		r := resource(t, fuzzBase)
+		before := canon(t, r.Attrs)
+		res, err := patch.Apply(scim.UserResourceType, r, ops)
+		checkOutcome(t, r, before, res, err)
+	})
+}
