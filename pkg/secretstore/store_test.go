@@ -21,6 +21,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/pkg/keys"
 	"github.com/serverless-scim/serverless-scim/pkg/secretstore"
+	"github.com/serverless-scim/serverless-scim/pkg/secretstore/smfake"
 )
 
 var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
@@ -47,13 +48,13 @@ type backend struct {
 var secretSeq atomic.Int64
 
 func backends(t *testing.T) []backend {
-	f := newFakeSM(t)
+	f := smfake.New(t)
 	bs := []backend{{
 		name:   "fake",
-		client: client(f.srv.URL),
+		client: client(f.URL),
 		create: func(t *testing.T) string {
 			n := fmt.Sprintf("scim/keys-%d", secretSeq.Add(1))
-			f.createSecret(n)
+			f.CreateSecret(n)
 			return n
 		},
 	}}
@@ -261,9 +262,9 @@ func TestStoreConcurrentWriters(t *testing.T) {
 
 func TestCacheOverSecretsManager(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeSM(t)
-	f.createSecret("keys")
-	st := secretstore.New(client(f.srv.URL), "keys")
+	f := smfake.New(t)
+	f.CreateSecret("keys")
+	st := secretstore.New(client(f.URL), "keys")
 	k, _, err := keys.Create(ctx, st, keys.NewKey{Tenant: "acme"}, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +277,7 @@ func TestCacheOverSecretsManager(t *testing.T) {
 		Now:    func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	gets := func() int { return f.count("GetSecretValue") }
+	gets := func() int { return f.Count("GetSecretValue") }
 	base := gets()
 
 	check := func(step string, wantErr error, wantCalls int) {
@@ -299,7 +300,7 @@ func TestCacheOverSecretsManager(t *testing.T) {
 	check("within TTL uses cache", nil, 1)
 	at(time.Minute)
 	check("TTL expired reloads", nil, 2)
-	f.setFail(http.StatusInternalServerError)
+	f.SetFail(http.StatusInternalServerError)
 	at(2 * time.Minute)
 	check("outage with copy serves stale", nil, 3)
 	at(2*time.Minute + 500*time.Millisecond)
@@ -310,12 +311,12 @@ func TestCacheOverSecretsManager(t *testing.T) {
 	check("outage still within bound", nil, 4)
 	at(7 * time.Minute)
 	check("outage past bound is unavailable", keys.ErrUnavailable, 5)
-	f.setFail(0)
+	f.SetFail(0)
 	at(7*time.Minute + 2*time.Second)
 	check("recovered", nil, 6)
 
 	// A cold container during an outage has no copy at all.
-	f.setFail(http.StatusServiceUnavailable)
+	f.SetFail(http.StatusServiceUnavailable)
 	cold := keys.NewCache(st, keys.CacheConfig{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if _, err := cold.Get(ctx); !errors.Is(err, keys.ErrUnavailable) {
 		t.Fatalf("cold Get during outage: %v, want ErrUnavailable", err)

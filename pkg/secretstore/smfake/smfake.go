@@ -1,0 +1,186 @@
+// Package smfake is an in-process stand-in for AWS Secrets Manager, for
+// tests: an httptest server speaking the awsJson1.1 protocol
+// (X-Amz-Target: secretsmanager.<Operation>, errors as {"__type": …}) that
+// the real SDK client talks to. It implements GetSecretValue, PutSecretValue
+// and UpdateSecretVersionStage with the staging-label rules AWS documents,
+// and can be told to fail like an outage.
+package smfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Server is a fake Secrets Manager. Point an SDK client's BaseEndpoint at URL.
+type Server struct {
+	// URL is the endpoint to use as the client's BaseEndpoint.
+	URL string
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	secrets  map[string]*fakeSecret
+	failWith int            // HTTP status to answer every call with; 0 = healthy
+	calls    map[string]int // per operation
+}
+
+type fakeSecret struct {
+	versions map[string]*fakeVersion
+	order    []string
+}
+
+type fakeVersion struct {
+	value  string
+	stages []string
+}
+
+// New starts a Server that is closed when the test ends.
+func New(t testing.TB) *Server {
+	t.Helper()
+	f := &Server{secrets: map[string]*fakeSecret{}, calls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.URL = f.srv.URL
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// CreateSecret creates an empty secret (no value yet) named name.
+func (f *Server) CreateSecret(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.secrets[name] = &fakeSecret{versions: map[string]*fakeVersion{}}
+}
+
+// SetFail makes every call answer with HTTP status (0 heals).
+func (f *Server) SetFail(status int) { f.mu.Lock(); f.failWith = status; f.mu.Unlock() }
+
+// Count returns how many times operation op was called.
+func (f *Server) Count(op string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[op] }
+
+// Current returns the AWSCURRENT version id and value of secret name.
+func (f *Server) Current(name string) (id, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, v := range f.secrets[name].versions {
+		if slices.Contains(v.stages, "AWSCURRENT") {
+			return id, v.value
+		}
+	}
+	return "", ""
+}
+
+type smError struct {
+	status int
+	typ    string
+	msg    string
+}
+
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "secretsmanager.")
+	if !ok || r.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+		http.Error(w, "bad protocol", http.StatusBadRequest)
+		return
+	}
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	f.calls[op]++
+	var (
+		out  any
+		serr *smError
+	)
+	if f.failWith != 0 {
+		serr = &smError{f.failWith, "InternalServiceError", "simulated outage"}
+	} else {
+		out, serr = f.do(op, in)
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if serr != nil {
+		w.WriteHeader(serr.status)
+		json.NewEncoder(w).Encode(map[string]string{"__type": serr.typ, "message": serr.msg})
+		return
+	}
+	json.NewEncoder(w).Encode(out)
+}
+
+func str(in map[string]any, k string) string { s, _ := in[k].(string); return s }
+
+// do runs one operation; f.mu is held.
+func (f *Server) do(op string, in map[string]any) (any, *smError) {
+	name := str(in, "SecretId")
+	sec := f.secrets[name]
+	if sec == nil {
+		return nil, &smError{400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."}
+	}
+	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name
+	switch op {
+	case "GetSecretValue":
+		stage := str(in, "VersionStage")
+		if stage == "" {
+			stage = "AWSCURRENT"
+		}
+		for _, id := range sec.order {
+			if v := sec.versions[id]; slices.Contains(v.stages, stage) {
+				return map[string]any{"ARN": arn, "Name": name, "VersionId": id, "SecretString": v.value,
+					"VersionStages": slices.Clone(v.stages), "CreatedDate": 1.7e9}, nil
+			}
+		}
+		return nil, &smError{400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: " + stage}
+	case "PutSecretValue":
+		id := str(in, "ClientRequestToken")
+		if _, dup := sec.versions[id]; dup {
+			return nil, &smError{400, "ResourceExistsException", "version exists"}
+		}
+		var stages []string
+		if raw, ok := in["VersionStages"].([]any); ok {
+			for _, s := range raw {
+				stages = append(stages, s.(string))
+			}
+		} else {
+			stages = []string{"AWSCURRENT"}
+		}
+		if len(sec.versions) == 0 && !slices.Contains(stages, "AWSCURRENT") {
+			stages = append(stages, "AWSCURRENT")
+		}
+		for _, s := range stages { // a label lives on one version only
+			f.removeStage(sec, s)
+		}
+		sec.versions[id] = &fakeVersion{value: str(in, "SecretString"), stages: stages}
+		sec.order = append(sec.order, id)
+		return map[string]any{"ARN": arn, "Name": name, "VersionId": id, "VersionStages": slices.Clone(stages)}, nil
+	case "UpdateSecretVersionStage":
+		stage, from, to := str(in, "VersionStage"), str(in, "RemoveFromVersionId"), str(in, "MoveToVersionId")
+		holder := ""
+		for id, v := range sec.versions {
+			if slices.Contains(v.stages, stage) {
+				holder = id
+			}
+		}
+		if holder != "" && holder != to && holder != from {
+			return nil, &smError{400, "InvalidParameterException",
+				fmt.Sprintf("The parameter RemoveFromVersionId doesn't match: %s is attached to version %s", stage, holder)}
+		}
+		if sec.versions[to] == nil {
+			return nil, &smError{400, "InvalidParameterException", "Not a valid version: " + to}
+		}
+		f.removeStage(sec, stage)
+		sec.versions[to].stages = append(sec.versions[to].stages, stage)
+		return map[string]any{"ARN": arn, "Name": name}, nil
+	}
+	return nil, &smError{400, "UnknownOperationException", op}
+}
+
+func (f *Server) removeStage(sec *fakeSecret, stage string) {
+	for _, v := range sec.versions {
+		v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == stage })
+	}
+}
