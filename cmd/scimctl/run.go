@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
+	"github.com/serverless-scim/serverless-scim/pkg/keys"
+	"github.com/serverless-scim/serverless-scim/pkg/secretstore"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `scimctl manages the API keys that IdPs (Okta, Entra ID) use to call serverless-scim.
+
+Usage:
+  scimctl keys create --tenant TENANT [--expires WHEN] [--description TEXT] [STORE]
+  scimctl keys list   [--tenant TENANT] [STORE]
+  scimctl keys revoke [STORE] KEY_ID
+
+  create  makes a key for TENANT and prints it once, alone on stdout, so that
+          KEY=$(scimctl keys create --tenant acme) works. Only its hash is
+          stored: copy it into the IdP now, it cannot be shown again.
+  list    shows id, tenant, status, dates and description of every key
+          (never a key or its hash).
+  revoke  stops KEY_ID from working. On AWS, API Gateway may keep accepting
+          it for up to 5 minutes from its cache: see docs/keys.md to flush it.
+
+Options:
+  --tenant TENANT      tenant the key acts on: 1-64 letters, digits, '.', '_'
+                       or '-', starting with a letter or digit
+  --expires WHEN       when the key stops working: a date (2027-01-31, at
+                       00:00 UTC), an RFC 3339 time, or a duration from now
+                       (90d, 12h); default: never
+  --description TEXT   a note for admins, e.g. "Okta production"
+
+STORE (where the key set lives; default: the local file of make run):
+  --keys-file PATH     local key file (default .data/keys.json)
+  --secret NAME|ARN    Secrets Manager secret of a deployed stack (stack
+                       output ApiKeysSecretArn); uses your AWS credentials
+  --endpoint URL       Secrets Manager endpoint, e.g. a local moto_server
+                       (default: $AWS_ENDPOINT_URL, else AWS)
+  --region REGION      AWS region (default: $AWS_REGION / AWS config)
+
+Examples:
+  scimctl keys create --tenant acme --description "Okta production"
+  KEY=$(scimctl keys create --tenant acme --expires 90d --secret serverless-scim/api-keys)
+  scimctl keys list --secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:scim-keys-AbCdEf
+  scimctl keys revoke 4TqQ0bX9mZc2
+
+Exit status: 0 success, 1 failure, 2 usage error.
+`
+
+// errUsage marks errors in the command line.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return errUsage{fmt.Sprintf(format, a...)} }
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	err := dispatch(ctx, args, stdout, stderr, getenv)
+	var ue errUsage
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "scimctl: %s\nRun 'scimctl --help' for usage.\n", ue.msg)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "scimctl: %v\n", err)
+		return exitFailure
+	}
+}
+
+// options holds every flag; each subcommand uses some.
+type options struct {
+	tenant, expires, description string
+	keysFile, secret, endpoint   string
+	region                       string
+	expiresSet, descriptionSet   bool
+	positional                   []string
+}
+
+func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		return usagef("no command given")
+	}
+	if isHelp(args[0]) || args[0] == "help" {
+		return flag.ErrHelp
+	}
+	if args[0] != "keys" {
+		return usagef("unknown command %q (want 'keys')", args[0])
+	}
+	if len(args) < 2 {
+		return usagef("'keys' needs a subcommand: create, list or revoke")
+	}
+	if isHelp(args[1]) {
+		return flag.ErrHelp
+	}
+	sub := args[1]
+	o, err := parseFlags(sub, args[2:])
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	switch sub {
+	case "create":
+		if o.tenant == "" {
+			return usagef("keys create needs --tenant")
+		}
+		if len(o.positional) > 0 {
+			return usagef("keys create takes no arguments, got %q", o.positional)
+		}
+		nk := keys.NewKey{Tenant: o.tenant, Description: o.description}
+		if o.expires != "" {
+			exp, err := parseExpiry(o.expires, now)
+			if err != nil {
+				return err
+			}
+			if !exp.After(now) {
+				return usagef("--expires %q is not in the future", o.expires)
+			}
+			nk.Expires = &exp
+		}
+		if !keys.ValidTenant(nk.Tenant) {
+			return usagef("invalid --tenant %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", nk.Tenant)
+		}
+		st, where, err := openStore(ctx, o, getenv)
+		if err != nil {
+			return err
+		}
+		k, rec, err := keys.Create(ctx, st, nk, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, k.String())
+		exp := "never expires"
+		if rec.Expires != nil {
+			exp = "expires " + rec.Expires.Format(time.RFC3339)
+		}
+		fmt.Fprintf(stderr, "Created key %s for tenant %s in %s (%s).\nThe key above is shown only once: paste it into the IdP as the Bearer token now.\n", rec.ID, rec.Tenant, where, exp)
+		return nil
+	case "list":
+		if len(o.positional) > 0 {
+			return usagef("keys list takes no arguments, got %q", o.positional)
+		}
+		st, where, err := openStore(ctx, o, getenv)
+		if err != nil {
+			return err
+		}
+		set, err := st.Load(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTENANT\tSTATUS\tCREATED\tEXPIRES\tDESCRIPTION")
+		n := 0
+		for _, r := range set.Keys {
+			if o.tenant != "" && r.Tenant != o.tenant {
+				continue
+			}
+			n++
+			exp := "-"
+			if r.Expires != nil {
+				exp = r.Expires.Format(time.RFC3339)
+			}
+			desc := strings.Map(func(r rune) rune { // keep the table one line per key
+				if r < ' ' {
+					return ' '
+				}
+				return r
+			}, r.Description)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Tenant, r.Status(now), r.Created.Format(time.RFC3339), exp, desc)
+		}
+		tw.Flush()
+		fmt.Fprintf(stderr, "%d key(s) in %s (revision %d).\n", n, where, set.Revision)
+		return nil
+	case "revoke":
+		if len(o.positional) != 1 {
+			return usagef("keys revoke needs exactly one KEY_ID (see 'scimctl keys list')")
+		}
+		id := o.positional[0]
+		st, where, err := openStore(ctx, o, getenv)
+		if err != nil {
+			return err
+		}
+		rec, err := keys.Revoke(ctx, st, id, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "Revoked key %s of tenant %s in %s at %s.\n", rec.ID, rec.Tenant, where, rec.RevokedAt.Format(time.RFC3339))
+		if o.secret != "" {
+			fmt.Fprintln(stderr, "API Gateway may accept it from its cache for up to 5 minutes; to stop it now, flush the stage's authorizer cache (docs/keys.md).")
+		}
+		return nil
+	default:
+		return usagef("unknown subcommand 'keys %s' (want create, list or revoke)", sub)
+	}
+}
+
+func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "-help" }
+
+// parseFlags parses flags anywhere among args (flag stops at the first
+// positional argument, so it is resumed after each one).
+func parseFlags(sub string, args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("scimctl keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.tenant, "tenant", "", "")
+	fs.StringVar(&o.expires, "expires", "", "")
+	fs.StringVar(&o.description, "description", "", "")
+	fs.StringVar(&o.keysFile, "keys-file", "", "")
+	fs.StringVar(&o.secret, "secret", "", "")
+	fs.StringVar(&o.endpoint, "endpoint", "", "")
+	fs.StringVar(&o.region, "region", "", "")
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		o.positional = append(o.positional, rest[0])
+		args = rest[1:]
+	}
+	if sub != "create" && (o.expires != "" || o.description != "") {
+		return nil, usagef("--expires and --description only apply to 'keys create'")
+	}
+	if o.secret != "" && o.keysFile != "" {
+		return nil, usagef("use either --secret or --keys-file, not both")
+	}
+	if o.secret == "" && (o.endpoint != "" || o.region != "") {
+		return nil, usagef("--endpoint and --region need --secret")
+	}
+	return o, nil
+}
+
+// openStore returns the store the options name and a description of it.
+func openStore(ctx context.Context, o *options, getenv func(string) string) (keys.Store, string, error) {
+	if o.secret == "" {
+		path := o.keysFile
+		if path == "" {
+			path = keyfile.DefaultPath
+		}
+		return keyfile.New(path), "local file " + path, nil
+	}
+	endpoint := o.endpoint
+	if endpoint == "" {
+		endpoint = getenv("AWS_ENDPOINT_URL")
+	}
+	client, err := secretstore.NewClient(ctx, endpoint, o.region)
+	if err != nil {
+		return nil, "", err
+	}
+	return secretstore.New(client, o.secret), "secret " + o.secret, nil
+}
+
+var daysRE = regexp.MustCompile(`^([0-9]+)d$`)
+
+// parseExpiry reads --expires: a date, an RFC 3339 time or a duration.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if m := daysRE.FindStringSubmatch(s); m != nil {
+		n, err := strconv.Atoi(m[1])
+		if err == nil && n > 0 && n <= 36500 {
+			return now.Add(time.Duration(n) * 24 * time.Hour), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, usagef("invalid --expires %q: use a date (2027-01-31), an RFC 3339 time or a duration (90d, 12h)", s)
+}
