@@ -6,6 +6,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/pkg/authorizer"
 	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
+	"github.com/serverless-scim/serverless-scim/pkg/keys"
 	"github.com/serverless-scim/serverless-scim/pkg/localapi"
 )
 
@@ -21,6 +22,9 @@ func newAuthorizer(dataDir string, keyTTL time.Duration) (localapi.AuthorizerHan
 	if err != nil {
 		return nil, "", err
 	}
-	h := authorizer.New(keyfile.New(keysPath), authorizer.WithTTL(keyTTL))
+	// Reading a local file is cheap, so a key id not yet in the cached set
+	// triggers a reload at most every 200ms (AWS: 5s): a key made with
+	// scimctl works on its first request.
+	h := authorizer.New(keyfile.New(keysPath), authorizer.WithCache(keys.CacheConfig{TTL: keyTTL, MinRefresh: 200 * time.Millisecond}))
 	return h.Handle, devKey, nil
 }
