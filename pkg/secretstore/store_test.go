@@ -370,7 +370,8 @@ func startMoto() {
 		return
 	}
 	motoAddr = fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
+	// Usually up in under a second; allow for a heavily loaded CI machine.
+	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(motoAddr + "/moto-api/")
 		if err == nil {
