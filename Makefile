@@ -61,10 +61,14 @@ deploy:
 ## reaches DynamoDB Local through events/env.json (start it with `make run`).
 ## rie-<LogicalId>: the same without Docker or SAM, under the Lambda Runtime Interface
 ## Emulator (the runtime sam local invoke uses), with the host build of the function.
+## The SCIM functions use LOCAL_TABLE on LOCAL_DDB; the authorizer reads LOCAL_SECRET
+## from a Secrets Manager stand-in at LOCAL_SM (e.g. moto_server -p 5000).
 EVENT ?= events/okta/04-get-user.json
 RIE_PORT ?= 9500
-LOCAL_TABLE ?= scim
+LOCAL_TABLE ?= scim-local
 LOCAL_DDB ?= http://127.0.0.1:8000
+LOCAL_SECRET ?= serverless-scim/api-keys
+LOCAL_SM ?= http://127.0.0.1:5000
 $(addprefix invoke-,$(FUNCTIONS)): invoke-%:
 	$(SAM) build $*
 	$(SAM) local invoke $* --event $(EVENT) --env-vars events/env.json
@@ -72,6 +76,7 @@ $(addprefix rie-,$(FUNCTIONS)): rie-%: $(RIE)
 	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
 	GOOS=linux CGO_ENABLED=0 $(GO) build -tags lambda.norpc -o "$$dir/bootstrap" ./functions/$$(echo $(*:Function=) | tr A-Z a-z) || exit 1; \
 	TABLE_NAME=$(LOCAL_TABLE) SCIM_DYNAMODB_ENDPOINT=$(LOCAL_DDB) AWS_REGION=us-east-1 \
+	API_KEYS_SECRET_ARN=$(LOCAL_SECRET) SECRETSMANAGER_ENDPOINT=$(LOCAL_SM) \
 	AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \
 	  $(RIE) --runtime-interface-emulator-address 127.0.0.1:$(RIE_PORT) \
 	  --runtime-api-address 127.0.0.1:$$(($(RIE_PORT)+1)) "$$dir/bootstrap" >"$$dir/rie.log" 2>&1 & pid=$$!; \

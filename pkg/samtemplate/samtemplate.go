@@ -17,7 +17,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -242,6 +245,63 @@ func (t *Template) Route(method, path string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// CheckParameter reports whether value is acceptable for the template
+// parameter name, as CloudFormation would judge it: the parameter exists,
+// a Number parses and lies within MinValue/MaxValue, a value is one of
+// AllowedValues when those are given, and a String matches AllowedPattern
+// (anchored, as CloudFormation anchors it).
+func (t *Template) CheckParameter(name, value string) error {
+	p := t.Node("Parameters", name)
+	if p == nil {
+		return fmt.Errorf("no parameter %s in the template", name)
+	}
+	if allowed := get(p, "AllowedValues"); allowed != nil {
+		if !slices.Contains(scalars(allowed), value) {
+			return fmt.Errorf("%s=%q is not one of %v", name, value, scalars(allowed))
+		}
+	}
+	switch scalar(get(p, "Type")) {
+	case "Number":
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return fmt.Errorf("%s=%q is not a number", name, value)
+		}
+		if lo := scalar(get(p, "MinValue")); lo != "" {
+			if min, err := strconv.ParseFloat(lo, 64); err == nil && v < min {
+				return fmt.Errorf("%s=%s is below MinValue %s", name, value, lo)
+			}
+		}
+		if hi := scalar(get(p, "MaxValue")); hi != "" {
+			if max, err := strconv.ParseFloat(hi, 64); err == nil && v > max {
+				return fmt.Errorf("%s=%s is above MaxValue %s", name, value, hi)
+			}
+		}
+	case "String":
+		if pat := scalar(get(p, "AllowedPattern")); pat != "" {
+			re, err := regexp.Compile("^(?:" + pat + ")$")
+			if err != nil {
+				return fmt.Errorf("%s: AllowedPattern %q: %v", name, pat, err)
+			}
+			if !re.MatchString(value) {
+				return fmt.Errorf("%s=%q does not match AllowedPattern %q", name, value, pat)
+			}
+		}
+	}
+	return nil
+}
+
+// Parameters returns the names of the template's parameters, sorted.
+func (t *Template) Parameters() []string {
+	var names []string
+	if ps := t.Node("Parameters"); ps != nil && ps.Kind == yaml.MappingNode {
+		for i := 0; i < len(ps.Content); i += 2 {
+			names = append(names, ps.Content[i].Value)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 func parseFunction(id string, res, globals *yaml.Node) (Function, []Route, error) {

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/serverless-scim/serverless-scim/pkg/apikey"
 	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
@@ -91,6 +92,9 @@ func TestTemplateFunctions(t *testing.T) {
 			if id == "AuthorizerFunction" {
 				if got := fn.EnvRefs["API_KEYS_SECRET_ARN"]; got != "ApiKeysSecret" {
 					t.Errorf("API_KEYS_SECRET_ARN refers to %q, want ApiKeysSecret", got)
+				}
+				if got := fn.EnvRefs["API_KEYS_CACHE_TTL"]; got != "ApiKeysCacheTtl" {
+					t.Errorf("API_KEYS_CACHE_TTL refers to %q, want the ApiKeysCacheTtl parameter", got)
 				}
 				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
 					t.Error("the authorizer has TABLE_NAME; it must not know the table")
@@ -462,4 +466,52 @@ func str(n *yaml.Node, keys ...string) string {
 		return ""
 	}
 	return n.Value
+}
+
+// TestTemplateParameterDefaults: every parameter's default is acceptable to
+// CloudFormation, and the durations are ones the authorizer can parse.
+func TestTemplateParameterDefaults(t *testing.T) {
+	tpl := loadTemplate(t)
+	names := tpl.Parameters()
+	if len(names) == 0 {
+		t.Fatal("no parameters")
+	}
+	for _, name := range names {
+		def := tpl.Node("Parameters", name, "Default")
+		if def == nil {
+			t.Errorf("%s has no default; a first deploy should need no answers", name)
+			continue
+		}
+		if err := tpl.CheckParameter(name, def.Value); err != nil {
+			t.Errorf("default: %v", err)
+		}
+	}
+	if d, err := time.ParseDuration(str(tpl.Node("Parameters"), "ApiKeysCacheTtl", "Default")); err != nil || d <= 0 {
+		t.Errorf("ApiKeysCacheTtl default is not a positive Go duration: %v", err)
+	}
+}
+
+func TestCheckParameter(t *testing.T) {
+	tpl := loadTemplate(t)
+	tests := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"StageName", "prod", true},
+		{"StageName", "pro d", false},
+		{"FunctionTimeout", "29", true},
+		{"FunctionTimeout", "30", false},
+		{"FunctionTimeout", "ten", false},
+		{"FunctionMemorySize", "64", false},
+		{"LogRetentionInDays", "365", true},
+		{"LogRetentionInDays", "366", false},
+		{"ApiKeysCacheTtl", "30s", true},
+		{"ApiKeysCacheTtl", "30", false},
+		{"NoSuchParameter", "1", false},
+	}
+	for _, tt := range tests {
+		if err := tpl.CheckParameter(tt.name, tt.value); (err == nil) != tt.ok {
+			t.Errorf("CheckParameter(%s, %q) = %v, want ok=%v", tt.name, tt.value, err, tt.ok)
+		}
+	}
 }
