@@ -77,19 +77,24 @@ func TestReplayInProcess(t *testing.T) {
 				}
 				handlers[strings.ToUpper(method[:1])+strings.ToLower(method[1:])+"Function"] = h
 			}
-			runScenario(t, root, m.PlaceholderID, steps, func(t *testing.T, function string, event []byte) []byte {
-				var ev events.APIGatewayProxyRequest
-				if err := unmarshalStrict(event, &ev); err != nil {
-					t.Fatal(err)
-				}
-				h, ok := handlers[function]
-				if !ok {
-					t.Fatalf("no handler for %s", function)
-				}
-				resp, err := h(ctx, ev)
-				return marshalResult(t, resp, err)
-			})
+			runScenario(t, root, m.PlaceholderID, steps, proxyInvoker(handlers))
 		})
+	}
+}
+
+// proxyInvoker sends proxy events to the handler of their function.
+func proxyInvoker(handlers map[string]gateway.Handler) invoker {
+	return func(t *testing.T, function string, event []byte) []byte {
+		var ev events.APIGatewayProxyRequest
+		if err := unmarshalStrict(event, &ev); err != nil {
+			t.Fatal(err)
+		}
+		h, ok := handlers[function]
+		if !ok {
+			t.Fatalf("no handler for %s", function)
+		}
+		resp, err := h(context.Background(), ev)
+		return marshalResult(t, resp, err)
 	}
 }
 

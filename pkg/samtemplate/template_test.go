@@ -434,7 +434,7 @@ func TestTemplateOutputs(t *testing.T) {
 		"ScimBaseUrl":           "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2",
 		"UsersTableName":        "UsersTable",
 		"ApiKeysSecretArn":      "ApiKeysSecret",
-		"CreateFirstKeyCommand": "AWS_REGION=${AWS::Region} go run ./cmd/scimctl keys create --tenant <tenant> --secret ${ApiKeysSecret}",
+		"CreateFirstKeyCommand": "go run ./cmd/scimctl keys create --tenant <tenant> --description \"Okta production\" --region ${AWS::Region} --secret ${ApiKeysSecret}",
 	}
 	for name, v := range want {
 		n := child(outputs, name, "Value")
