@@ -30,12 +30,25 @@ const (
 	attrModified = "modified" // user: meta.lastModified
 	attrPassword = "pw"       // user: password hash, never returned
 	attrUserKey  = "usk"      // id pointer: the sort key of the user item
+	attrCount    = "n"        // counter: users in the bucket
+)
+
+// Limits of DynamoDB that requests must stay within: a sort key is at most
+// 1,024 bytes, an item at most 400 KB.
+const (
+	maxSortKey = 1024
+	maxDoc     = 350 * 1024
 )
 
 // Sort-key prefixes of the item types.
 const (
 	prefixUser = "U#" // U#<bucket>#<folded userName>: the user
 	prefixID   = "I#" // I#<id>: points to the user item (lookup by id)
+	prefixExt  = "X#" // X#<len>:<externalId>#<id>: lookup by externalId
+	prefixCnt  = "C#" // C#<bucket>: number of users in the bucket
+	// userKeyEnd sorts after every user item and before every other type
+	// above it ("U$" > "U#…").
+	userKeyEnd = "U$"
 )
 
 // API is the subset of the DynamoDB client the store uses.
@@ -72,6 +85,19 @@ func userKey(userName string) string {
 
 func idKey(id string) string { return prefixID + id }
 
+// bucketOf returns the two hex digits of a user item's sort key.
+func bucketOf(userSK string) string { return userSK[len(prefixUser) : len(prefixUser)+2] }
+
+func counterKey(bucket string) string { return prefixCnt + bucket }
+
+// extPrefix is the sort-key prefix of the externalId pointers of one
+// externalId: the length prefix makes it unambiguous whatever the value holds.
+func extPrefix(externalID string) string {
+	return prefixExt + strconv.Itoa(len(externalID)) + ":" + externalID + "#"
+}
+
+func extKey(externalID, id string) string { return extPrefix(externalID) + id }
+
 func key(tenant, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		AttrPK: &types.AttributeValueMemberS{Value: tenantKey(tenant)},
@@ -90,7 +116,14 @@ func (st *Store) userItem(tenant string, r *scim.Resource) (map[string]types.Att
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: encoding user: %w", err)
 	}
-	item := key(tenant, userKey(r.UserName()))
+	if len(doc) > maxDoc {
+		return nil, scim.ErrTooLarge
+	}
+	sk := userKey(r.UserName())
+	if len(sk) > maxSortKey || len(extPrefix(r.ExternalID()))+len(r.ID) > maxSortKey {
+		return nil, scim.BadRequest(scim.ScimTypeInvalidValue, "userName or externalId is too long")
+	}
+	item := key(tenant, sk)
 	item[attrID] = s(r.ID)
 	item[attrVersion] = n(r.Meta.Version)
 	item[attrDoc] = s(string(doc))
@@ -135,21 +168,27 @@ func decodeUser(item map[string]types.AttributeValue) (*scim.Resource, error) {
 	return r, nil
 }
 
-// Create writes the user item and its id pointer in one transaction, each
+// Create writes, in one transaction, the user item and its id pointer (each
 // conditioned on not existing: the userName claim cannot be lost to a
-// concurrent create (no check-then-write).
+// concurrent create, and there is no check-then-write), the externalId
+// pointer, and one more in the user's bucket counter.
 func (st *Store) Create(ctx context.Context, tenant string, r *scim.Resource) error {
 	item, err := st.userItem(tenant, r)
 	if err != nil {
 		return err
 	}
+	usk := item[AttrSK].(*types.AttributeValueMemberS).Value
 	ptr := key(tenant, idKey(r.ID))
-	ptr[attrUserKey] = item[AttrSK]
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	ptr[attrUserKey] = s(usk)
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Put: &types.Put{TableName: &st.table, Item: ptr, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-	}}
-	reasons, err := st.transact(ctx, in)
+		st.count(tenant, bucketOf(usk), 1),
+	}
+	if ext := r.ExternalID(); ext != "" {
+		items = append(items, st.putExt(tenant, ext, r.ID))
+	}
+	reasons, err := st.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return err
 	}
@@ -161,6 +200,26 @@ func (st *Store) Create(ctx context.Context, tenant string, r *scim.Resource) er
 	default:
 		return errors.New("dynamo: id collision on create")
 	}
+}
+
+// count adds delta to a bucket counter.
+func (st *Store) count(tenant, bucket string, delta int64) types.TransactWriteItem {
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &st.table, Key: key(tenant, counterKey(bucket)),
+		UpdateExpression:          aws.String("ADD #n :d"),
+		ExpressionAttributeNames:  map[string]string{"#n": attrCount},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": n(delta)},
+	}}
+}
+
+func (st *Store) putExt(tenant, externalID, id string) types.TransactWriteItem {
+	item := key(tenant, extKey(externalID, id))
+	item[attrID] = s(id)
+	return types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: item}}
+}
+
+func (st *Store) deleteExt(tenant, externalID, id string) types.TransactWriteItem {
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: key(tenant, extKey(externalID, id))}}
 }
 
 // transact runs a transaction, retrying the cancellations DynamoDB reports
@@ -280,11 +339,13 @@ func versionIs(v int64) (*string, map[string]string, map[string]types.AttributeV
 	return aws.String("#v = :v"), map[string]string{"#v": attrVersion}, map[string]types.AttributeValue{":v": n(v)}
 }
 
-// Replace writes next over prev. Same folded userName: one conditional
-// PutItem. Renamed: one transaction deletes the old user item (conditioned
-// on prev's version), puts the new one (conditioned on the name being free)
-// and moves the id pointer, so the old name is freed and the new one taken
-// together or not at all.
+// Replace writes next over prev. When neither the folded userName nor the
+// externalId changes: one PutItem conditioned on prev's version. Otherwise
+// one transaction: the user item (put conditioned on the version, or on a
+// rename: delete the old one conditioned on the version and put the new one
+// conditioned on the name being free), the id pointer moved, the bucket
+// counters adjusted and the externalId pointer moved — so the old name is
+// freed and the new one taken together or not at all.
 func (st *Store) Replace(ctx context.Context, tenant string, prev, next *scim.Resource) error {
 	item, err := st.userItem(tenant, next)
 	if err != nil {
@@ -293,7 +354,8 @@ func (st *Store) Replace(ctx context.Context, tenant string, prev, next *scim.Re
 	cond, names, values := versionIs(prev.Meta.Version)
 	oldSK := userKey(prev.UserName())
 	newSK := item[AttrSK].(*types.AttributeValueMemberS).Value
-	if oldSK == newSK {
+	oldExt, newExt := prev.ExternalID(), next.ExternalID()
+	if oldSK == newSK && oldExt == newExt {
 		_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{
 			TableName: &st.table, Item: item,
 			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
@@ -311,27 +373,45 @@ func (st *Store) Replace(ctx context.Context, tenant string, prev, next *scim.Re
 		}
 		return nil
 	}
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &st.table, Key: key(tenant, oldSK),
-			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
-		{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-		{Update: &types.Update{TableName: &st.table, Key: key(tenant, idKey(next.ID)),
-			UpdateExpression:          aws.String("SET #u = :new"),
-			ConditionExpression:       aws.String("#u = :old"),
-			ExpressionAttributeNames:  map[string]string{"#u": attrUserKey},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":new": s(newSK), ":old": s(oldSK)}}},
-	}}
-	reasons, err := st.transact(ctx, in)
+	var items []types.TransactWriteItem
+	renamed := oldSK != newSK
+	if renamed {
+		items = append(items,
+			types.TransactWriteItem{Delete: &types.Delete{TableName: &st.table, Key: key(tenant, oldSK),
+				ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+			types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			types.TransactWriteItem{Update: &types.Update{TableName: &st.table, Key: key(tenant, idKey(next.ID)),
+				UpdateExpression:          aws.String("SET #u = :new"),
+				ConditionExpression:       aws.String("#u = :old"),
+				ExpressionAttributeNames:  map[string]string{"#u": attrUserKey},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":new": s(newSK), ":old": s(oldSK)}}},
+		)
+		if ob, nb := bucketOf(oldSK), bucketOf(newSK); ob != nb {
+			items = append(items, st.count(tenant, ob, -1), st.count(tenant, nb, 1))
+		}
+	} else {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &st.table, Item: item,
+			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}})
+	}
+	if oldExt != newExt {
+		if oldExt != "" {
+			items = append(items, st.deleteExt(tenant, oldExt, prev.ID))
+		}
+		if newExt != "" {
+			items = append(items, st.putExt(tenant, newExt, next.ID))
+		}
+	}
+	reasons, err := st.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return err
 	}
 	switch {
 	case reasons == nil:
 		return nil
-	case failed(reasons, 0) || failed(reasons, 2):
-		return st.conflictOrGone(ctx, tenant, next.ID)
-	default:
+	case renamed && failed(reasons, 1) && !failed(reasons, 0):
 		return scim.ErrUniqueness
+	default:
+		return st.conflictOrGone(ctx, tenant, next.ID)
 	}
 }
 
@@ -347,20 +427,25 @@ func (st *Store) conflictOrGone(ctx context.Context, tenant, id string) error {
 	return scim.ErrConflict
 }
 
-// Delete removes the user item (conditioned on r's version) and its id
-// pointer in one transaction.
+// Delete removes, in one transaction, the user item (conditioned on r's
+// version), its id pointer and externalId pointer, and counts one less in
+// its bucket.
 func (st *Store) Delete(ctx context.Context, tenant string, r *scim.Resource) error {
 	cond, names, values := versionIs(r.Meta.Version)
 	usk := userKey(r.UserName())
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	items := []types.TransactWriteItem{
 		{Delete: &types.Delete{TableName: &st.table, Key: key(tenant, usk),
 			ConditionExpression: cond, ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
 		{Delete: &types.Delete{TableName: &st.table, Key: key(tenant, idKey(r.ID)),
 			ConditionExpression:       aws.String("#u = :u"),
 			ExpressionAttributeNames:  map[string]string{"#u": attrUserKey},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(usk)}}},
-	}}
-	reasons, err := st.transact(ctx, in)
+		st.count(tenant, bucketOf(usk), -1),
+	}
+	if ext := r.ExternalID(); ext != "" {
+		items = append(items, st.deleteExt(tenant, ext, r.ID))
+	}
+	reasons, err := st.transact(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return err
 	}
@@ -368,35 +453,4 @@ func (st *Store) Delete(ctx context.Context, tenant string, r *scim.Resource) er
 		return st.conflictOrGone(ctx, tenant, r.ID)
 	}
 	return nil
-}
-
-// Scan queries the tenant's user items in sort-key order (bucket, then
-// folded userName), page by page. It never scans the table.
-func (st *Store) Scan(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
-	var start map[string]types.AttributeValue
-	for {
-		out, err := st.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 &st.table,
-			KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :u)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(tenantKey(tenant)), ":u": s(prefixUser)},
-			ConsistentRead:            aws.Bool(true),
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return fmt.Errorf("dynamo: query: %w", err)
-		}
-		for _, item := range out.Items {
-			r, err := decodeUser(item)
-			if err != nil {
-				return err
-			}
-			if !fn(r) {
-				return nil
-			}
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			return nil
-		}
-		start = out.LastEvaluatedKey
-	}
 }

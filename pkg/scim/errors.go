@@ -62,6 +62,8 @@ var (
 	ErrUniqueness = &Error{Status: http.StatusConflict, ScimType: ScimTypeUniqueness, Detail: "userName is already taken"}
 	// ErrPrecondition: the If-Match version does not match the stored one.
 	ErrPrecondition = &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match"}
+	// ErrTooLarge: the resource is larger than the store can keep.
+	ErrTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Detail: "the resource is too large to store"}
 	// ErrConflict is the store's signal that the stored version changed
 	// between read and write; services retry or map it to 412.
 	ErrConflict = errors.New("scim: concurrent modification")

@@ -5,6 +5,10 @@ import "context"
 // Store persists the users of every tenant. Implementations: dynamo.Store.
 // Every method is scoped to one tenant; a resource of another tenant is
 // never seen (ErrNotFound). Reads are strongly consistent.
+//
+// The listing order is fixed by the store and stable: it depends only on
+// each user's userName, so a position in it can be named by a userName
+// (ListAfter), whether or not that user still exists.
 type Store interface {
 	// Create stores a new resource whose ID, Meta (Version 1) and Attrs the
 	// caller has set. It returns ErrUniqueness when the userName (compared
@@ -15,6 +19,10 @@ type Store interface {
 	// GetByUserName returns the resource whose userName equals userName
 	// after case folding, or ErrNotFound.
 	GetByUserName(ctx context.Context, tenant, userName string) (*Resource, error)
+	// GetByExternalID returns the resources whose externalId is exactly
+	// externalID (externalId is caseExact and not unique), without reading
+	// the tenant's other users.
+	GetByExternalID(ctx context.Context, tenant, externalID string) ([]*Resource, error)
 	// Replace stores next in place of prev (same ID) if the stored version is
 	// still prev.Meta.Version; next.Meta.Version must be prev's plus one. A
 	// changed userName moves the uniqueness claim atomically. It returns
@@ -24,7 +32,18 @@ type Store interface {
 	// Delete removes r if the stored version is still r.Meta.Version, freeing
 	// its userName. It returns ErrConflict or ErrNotFound.
 	Delete(ctx context.Context, tenant string, r *Resource) error
-	// Scan calls fn for every resource of the tenant in a stable order
-	// until fn returns false.
+	// Count returns the number of users in the tenant.
+	Count(ctx context.Context, tenant string) (int, error)
+	// Slice returns up to limit users starting at the 0-based position
+	// offset of the listing order, and the tenant's user count. It does not
+	// read every user before offset.
+	Slice(ctx context.Context, tenant string, offset, limit int) ([]*Resource, int, error)
+	// ListAfter returns up to limit users that follow the position of
+	// userName in the listing order (precede it, in reverse order, when
+	// backward), and whether more follow. userName "" is the start (or,
+	// backward, the end).
+	ListAfter(ctx context.Context, tenant, userName string, backward bool, limit int) ([]*Resource, bool, error)
+	// Scan calls fn for every resource of the tenant in listing order until
+	// fn returns false.
 	Scan(ctx context.Context, tenant string, fn func(*Resource) bool) error
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
+	"github.com/serverless-scim/serverless-scim/pkg/users"
 )
 
 // Discovery endpoints (RFC 7644 §4). They describe exactly what this server
@@ -39,8 +40,16 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, 
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":           map[string]any{"supported": true, "maxResults": MaxResults},
 		"changePassword":   map[string]any{"supported": true},
-		"sort":             map[string]any{"supported": false},
-		"etag":             map[string]any{"supported": true},
+		"sort":             map[string]any{"supported": true},
+		"pagination": map[string]any{
+			"cursor":                  true,
+			"index":                   true,
+			"defaultPaginationMethod": "index",
+			"defaultPageSize":         DefaultCount,
+			"maxPageSize":             MaxResults,
+			"cursorTimeout":           int(users.CursorTimeout.Seconds()),
+		},
+		"etag": map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "API key (Bearer)",

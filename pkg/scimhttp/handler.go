@@ -244,17 +244,34 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, tenant stri
 	return nil
 }
 
-// listParams are the list/search parameters of RFC 7644 §3.4.2 and §3.4.3.
+// listParams are the list/search parameters of RFC 7644 §3.4.2 and §3.4.3
+// and RFC 9865.
 type listParams struct {
-	filter, attributes, excluded string
-	startIndex, count            int
+	filter, attributes, excluded, sortBy, sortOrder string
+	startIndex, count                               int
+	cursor                                          *string
 }
 
-// parseIndex parses startIndex/count (RFC 7644 §3.4.2.4): non-integers are
-// 400 invalidValue; startIndex < 1 is 1; a negative count is 0; count is
-// capped at MaxResults.
-func parseIndex(startIndex, count string) (int, int, error) {
+// parsePaging parses startIndex/count (RFC 7644 §3.4.2.4) and cursor
+// (RFC 9865). Index mode: non-integers are 400 invalidValue; startIndex < 1
+// is 1; a negative count is 0; count is capped at MaxResults. Cursor mode
+// (a cursor parameter, even empty): count must be an integer of at least 1
+// (400 invalidCount), capped at MaxResults; startIndex may not be given too.
+func parsePaging(startIndex, count string, cursor *string) (int, int, error) {
 	si, c := 1, DefaultCount
+	if cursor != nil {
+		if startIndex != "" {
+			return 0, 0, scim.BadRequest(scim.ScimTypeInvalidValue, "use either startIndex (index paging) or cursor (cursor paging), not both")
+		}
+		if count != "" {
+			v, err := strconv.Atoi(strings.TrimSpace(count))
+			if err != nil || v < 1 {
+				return 0, 0, scim.BadRequest(scim.ScimTypeInvalidCount, "count must be an integer from 1 to %d", MaxResults)
+			}
+			c = min(v, MaxResults)
+		}
+		return 0, c, nil
+	}
 	if startIndex != "" {
 		v, err := strconv.Atoi(strings.TrimSpace(startIndex))
 		if err != nil {
@@ -274,14 +291,19 @@ func parseIndex(startIndex, count string) (int, int, error) {
 
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q := r.URL.Query()
-	si, c, err := parseIndex(q.Get("startIndex"), q.Get("count"))
-	if err != nil {
+	p := listParams{
+		filter: q.Get("filter"), attributes: q.Get("attributes"), excluded: q.Get("excludedAttributes"),
+		sortBy: q.Get("sortBy"), sortOrder: q.Get("sortOrder"),
+	}
+	if q.Has("cursor") {
+		c := q.Get("cursor")
+		p.cursor = &c
+	}
+	var err error
+	if p.startIndex, p.count, err = parsePaging(q.Get("startIndex"), q.Get("count"), p.cursor); err != nil {
 		return err
 	}
-	return h.list(w, r, tenant, listParams{
-		filter: q.Get("filter"), attributes: q.Get("attributes"), excluded: q.Get("excludedAttributes"),
-		startIndex: si, count: c,
-	})
+	return h.list(w, r, tenant, p)
 }
 
 // searchUsers serves POST /.search and POST /Users/.search (RFC 7644
@@ -292,69 +314,97 @@ func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request, tenant str
 		return err
 	}
 	var p listParams
-	str := func(key string) (string, error) {
+	str := func(key string) (string, bool, error) {
 		for k, v := range body {
-			if strings.EqualFold(k, key) && v != nil {
-				switch t := v.(type) {
-				case string:
-					return t, nil
-				case []any: // attributes as a JSON array of strings
-					parts := make([]string, 0, len(t))
-					for _, e := range t {
-						s, ok := e.(string)
-						if !ok {
-							return "", scim.BadRequest(scim.ScimTypeInvalidValue, "%s must hold strings", key)
-						}
-						parts = append(parts, s)
+			if !strings.EqualFold(k, key) || v == nil {
+				continue
+			}
+			switch t := v.(type) {
+			case string:
+				return t, true, nil
+			case []any: // attributes as a JSON array of strings
+				parts := make([]string, 0, len(t))
+				for _, e := range t {
+					s, ok := e.(string)
+					if !ok {
+						return "", false, scim.BadRequest(scim.ScimTypeInvalidValue, "%s must hold strings", key)
 					}
-					return strings.Join(parts, ","), nil
-				case json.Number:
-					return t.String(), nil
-				default:
-					return "", scim.BadRequest(scim.ScimTypeInvalidValue, "%s has the wrong type", key)
+					parts = append(parts, s)
 				}
+				return strings.Join(parts, ","), true, nil
+			case json.Number:
+				return t.String(), true, nil
+			default:
+				return "", false, scim.BadRequest(scim.ScimTypeInvalidValue, "%s has the wrong type", key)
 			}
 		}
-		return "", nil
+		return "", false, nil
 	}
-	fields := map[string]*string{"filter": &p.filter, "attributes": &p.attributes, "excludedAttributes": &p.excluded}
+	fields := map[string]*string{"filter": &p.filter, "attributes": &p.attributes, "excludedAttributes": &p.excluded, "sortBy": &p.sortBy, "sortOrder": &p.sortOrder}
 	for k, dst := range fields {
-		if *dst, err = str(k); err != nil {
+		if *dst, _, err = str(k); err != nil {
 			return err
 		}
 	}
-	si, err := str("startIndex")
+	si, _, err := str("startIndex")
 	if err != nil {
 		return err
 	}
-	c, err := str("count")
+	c, _, err := str("count")
 	if err != nil {
 		return err
 	}
-	if p.startIndex, p.count, err = parseIndex(si, c); err != nil {
+	cur, hasCursor, err := str("cursor")
+	if err != nil {
+		return err
+	}
+	if hasCursor {
+		p.cursor = &cur
+	}
+	if p.startIndex, p.count, err = parsePaging(si, c, p.cursor); err != nil {
 		return err
 	}
 	return h.list(w, r, tenant, p)
 }
 
+// listResponse is the ListResponse message (RFC 7644 §3.4.2, RFC 9865).
+type listResponse struct {
+	Schemas        []string          `json:"schemas"`
+	TotalResults   *int              `json:"totalResults,omitempty"`
+	StartIndex     *int              `json:"startIndex,omitempty"`
+	ItemsPerPage   int               `json:"itemsPerPage"`
+	NextCursor     string            `json:"nextCursor,omitempty"`
+	PreviousCursor string            `json:"previousCursor,omitempty"`
+	Resources      []json.RawMessage `json:"Resources"`
+}
+
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string, p listParams) error {
-	res, err := h.cfg.Users.List(r.Context(), tenant, users.ListQuery{Filter: p.filter, StartIndex: p.startIndex, Count: p.count})
+	res, err := h.cfg.Users.List(r.Context(), tenant, users.ListQuery{
+		Filter: p.filter, SortBy: p.sortBy, SortOrder: p.sortOrder,
+		StartIndex: p.startIndex, Count: p.count, Cursor: p.cursor,
+	})
 	if err != nil {
 		return err
 	}
 	rt := h.cfg.Users.ResourceType()
 	proj := rt.ParseProjection(p.attributes, p.excluded)
-	resources := make([]json.RawMessage, 0, len(res.Resources))
-	for _, u := range res.Resources {
-		resources = append(resources, rt.Render(u, h.location(r, u.ID), proj))
+	out := listResponse{
+		Schemas:        []string{scim.ListResponseURN},
+		Resources:      make([]json.RawMessage, 0, len(res.Resources)),
+		NextCursor:     res.NextCursor,
+		PreviousCursor: res.PreviousCursor,
 	}
-	body, err := json.Marshal(struct {
-		Schemas      []string          `json:"schemas"`
-		TotalResults int               `json:"totalResults"`
-		StartIndex   int               `json:"startIndex"`
-		ItemsPerPage int               `json:"itemsPerPage"`
-		Resources    []json.RawMessage `json:"Resources"`
-	}{[]string{scim.ListResponseURN}, res.TotalResults, res.StartIndex, len(resources), resources})
+	for _, u := range res.Resources {
+		out.Resources = append(out.Resources, rt.Render(u, h.location(r, u.ID), proj))
+	}
+	out.ItemsPerPage = len(out.Resources)
+	if res.HasTotal {
+		out.TotalResults = &res.TotalResults
+	}
+	if p.cursor == nil {
+		out.StartIndex = &res.StartIndex
+	}
+	body, err := json.Marshal(out)
 	if err != nil {
 		return err
 	}

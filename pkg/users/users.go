@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
-	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
 )
 
@@ -269,83 +268,4 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precon
 		return err
 	}
 	return scim.Errorf(http.StatusConflict, "", "the resource is being changed concurrently; retry the request")
-}
-
-// ListQuery holds the query parameters of a list or search request
-// (RFC 7644 §3.4.2), already parsed.
-type ListQuery struct {
-	Filter     string
-	StartIndex int // 1-based
-	Count      int // page size, already capped
-}
-
-// ListResult is one page of a list.
-type ListResult struct {
-	TotalResults int
-	StartIndex   int
-	Resources    []*scim.Resource
-}
-
-// List returns one page of the tenant's users matching q.Filter in a stable
-// order (RFC 7644 §3.4.2). `userName eq` and `id eq` filters are served by
-// one key lookup; other filters read the tenant's users with a Query.
-func (s *Service) List(ctx context.Context, tenant string, q ListQuery) (*ListResult, error) {
-	var f *filter.Filter
-	if q.Filter != "" {
-		var err error
-		if f, err = filter.Parse(s.rt, q.Filter); err != nil {
-			return nil, err
-		}
-	}
-	res := &ListResult{StartIndex: q.StartIndex, Resources: []*scim.Resource{}}
-	if f != nil {
-		if ref, value, ok := f.Equality(); ok && ref.Ext == nil && ref.Sub == nil {
-			var r *scim.Resource
-			var err error
-			switch ref.Attr.Name {
-			case "userName":
-				r, err = s.store.GetByUserName(ctx, tenant, value)
-			case "id":
-				if !validID(value) {
-					return res, nil
-				}
-				r, err = s.store.Get(ctx, tenant, value)
-			default:
-				goto scan
-			}
-			if errors.Is(err, scim.ErrNotFound) {
-				return res, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			if f.Match(r) {
-				res.TotalResults = 1
-				if q.StartIndex <= 1 && q.Count > 0 {
-					res.Resources = append(res.Resources, r)
-				}
-			}
-			return res, nil
-		}
-	}
-scan:
-	skip := q.StartIndex - 1
-	err := s.store.Scan(ctx, tenant, func(r *scim.Resource) bool {
-		if f != nil && !f.Match(r) {
-			return true
-		}
-		res.TotalResults++
-		if skip > 0 {
-			skip--
-			return true
-		}
-		if len(res.Resources) < q.Count {
-			res.Resources = append(res.Resources, r)
-		}
-		return true
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
