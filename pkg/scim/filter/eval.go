@@ -332,14 +332,11 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 	}
 	switch a.Type {
 	case scim.TypeString, scim.TypeReference, scim.TypeBinary:
-		raw, ok := value.(string)
+		lit, ok := value.(literal)
 		if !ok {
 			return bad("the compare value must be a quoted string")
 		}
-		s, ok := unquote(raw)
-		if !ok {
-			return bad("the compare value is not a valid string")
-		}
+		s := string(lit)
 		if a.Type == scim.TypeBinary && (ordering || substring) {
 			return bad("binary attributes can only be compared with eq or ne")
 		}
@@ -363,9 +360,8 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 		switch v := value.(type) {
 		case bool:
 			want = v
-		case string:
-			s, _ := unquote(v)
-			switch strings.ToLower(strings.TrimSpace(s)) {
+		case literal:
+			switch strings.ToLower(strings.TrimSpace(string(v))) {
 			case "true":
 				want = true
 			case "false":
@@ -387,9 +383,8 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 		switch v := value.(type) {
 		case json.Number:
 			lit = string(v)
-		case string:
-			s, _ := unquote(v)
-			lit = strings.TrimSpace(s)
+		case literal:
+			lit = strings.TrimSpace(string(v))
 		default:
 			return bad("the compare value must be a number")
 		}
@@ -414,11 +409,11 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 		if substring {
 			return bad("dateTimes cannot be compared with co, sw or ew")
 		}
-		raw, ok := value.(string)
+		lit, ok := value.(literal)
 		if !ok {
 			return bad("the compare value must be a quoted xsd:dateTime such as \"2011-05-13T04:42:34Z\"")
 		}
-		s, _ := unquote(raw)
+		s := string(lit)
 		want, err := scim.ParseDateTime(s)
 		if err != nil {
 			return bad("the compare value must be an xsd:dateTime such as \"2011-05-13T04:42:34Z\"")

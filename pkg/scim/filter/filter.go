@@ -7,7 +7,6 @@
 package filter
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -141,14 +140,16 @@ func (c *compiler) filter(s string, parent scim.AttrRef) (node, error) {
 		}
 		return nil, invalid("filter is empty")
 	}
-	expr, err := parseLib(p.text)
-	if err != nil {
+	var expr lib.Expression
+	if simple, ok := parseSimple(p.text); ok {
+		expr = simple
+	} else if expr, err = parseLib(p.text); err != nil {
 		if parent.Attr != nil {
 			return nil, invalid("the value filter on %s is not valid filter syntax (RFC 7644 §3.4.2.2)", parent)
 		}
 		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2): expected attribute operator value, joined by and/or, with not(...), (...) and attr[...]; strings in double quotes")
 	}
-	return c.expr(expr, parent, p.inner)
+	return c.expr(expr, parent, &p)
 }
 
 // parseLib runs the parser library. Its grammar code is not ours, so a panic
@@ -162,28 +163,28 @@ func parseLib(text string) (expr lib.Expression, err error) {
 	return lib.ParseFilterNumber([]byte(text))
 }
 
-func (c *compiler) expr(e lib.Expression, parent scim.AttrRef, inner []string) (node, error) {
+func (c *compiler) expr(e lib.Expression, parent scim.AttrRef, p *prepared) (node, error) {
 	switch e := e.(type) {
 	case *lib.LogicalExpression:
-		l, err := c.expr(e.Left, parent, inner)
+		l, err := c.expr(e.Left, parent, p)
 		if err != nil {
 			return nil, err
 		}
-		r, err := c.expr(e.Right, parent, inner)
+		r, err := c.expr(e.Right, parent, p)
 		if err != nil {
 			return nil, err
 		}
 		return join(e.Operator == lib.AND, l, r), nil
 	case *lib.NotExpression:
-		x, err := c.expr(e.Expression, parent, inner)
+		x, err := c.expr(e.Expression, parent, p)
 		if err != nil {
 			return nil, err
 		}
 		return &not{x: x}, nil
 	case *lib.AttributeExpression:
-		return c.compare(e, parent)
+		return c.compare(e, parent, p)
 	case *lib.ValuePath:
-		return c.valuePath(e, parent, inner)
+		return c.valuePath(e, parent, p)
 	}
 	return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 }
@@ -248,7 +249,7 @@ func (c *compiler) resolve(p lib.AttributePath, parent scim.AttrRef) (scim.AttrR
 // it from the request) and so cannot be matched.
 var metaLocation = scim.CommonAttr("meta").Sub("location")
 
-func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef) (node, error) {
+func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef, p *prepared) (node, error) {
 	ref, err := c.resolve(e.AttributePath, parent)
 	if err != nil {
 		return nil, err
@@ -287,7 +288,16 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef) (nod
 	if ref.Sub != nil {
 		a = ref.Sub
 	}
-	if err := n.compile(ref, a, e.Operator, e.CompareValue); err != nil {
+	value := e.CompareValue
+	if ph, ok := value.(string); ok {
+		// prepare replaced every string literal by its index in p.strs.
+		i, err := strconv.Atoi(ph)
+		if err != nil || i < 0 || i >= len(p.strs) {
+			return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
+		}
+		value = literal(p.strs[i])
+	}
+	if err := n.compile(ref, a, e.Operator, value); err != nil {
 		return nil, err
 	}
 	n.never = a == metaLocation
@@ -295,7 +305,7 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef) (nod
 	return n, nil
 }
 
-func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, inner []string) (node, error) {
+func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, p *prepared) (node, error) {
 	if parent.Attr != nil {
 		return nil, invalid("value filters cannot be nested: sub-attributes of %s have no sub-attributes", parent)
 	}
@@ -306,7 +316,7 @@ func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, inner []stri
 		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 	}
 	idx, err := strconv.Atoi(ph.AttributePath.AttributeName[1:])
-	if err != nil || idx < 0 || idx >= len(inner) {
+	if err != nil || idx < 0 || idx >= len(p.inner) {
 		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 	}
 	ref, err := c.resolve(e.AttributePath, scim.AttrRef{})
@@ -316,7 +326,7 @@ func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, inner []stri
 	if ref.Attr == nil || ref.Sub != nil || ref.Attr.Type != scim.TypeComplex {
 		return nil, invalid("%s[...]: a value filter needs a complex attribute", ref)
 	}
-	x, err := c.filter(inner[idx], ref)
+	x, err := c.filter(p.inner[idx], ref)
 	if err != nil {
 		return nil, err
 	}
@@ -347,15 +357,6 @@ func quote(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-// unquote decodes the body of a string literal as the parser library
-// returns it: quotes stripped, escapes left as written.
-func unquote(raw string) (string, bool) {
-	if !strings.Contains(raw, `\`) {
-		return raw, true
-	}
-	var s string
-	if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
-		return "", false
-	}
-	return s, true
-}
+// literal is a decoded string compare value, told apart from the other
+// compare values the library returns (bool, json.Number, nil).
+type literal string
