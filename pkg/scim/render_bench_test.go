@@ -11,8 +11,8 @@ func benchUser() *scim.Resource {
 		ID: "2819c223-7f76-453a-919d-413861904646",
 		Attrs: map[string]any{
 			"userName": "bjensen@example.com", "externalId": "701984", "displayName": "Babs Jensen", "active": true,
-			"name":   map[string]any{"givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara J Jensen, III"},
-			"emails": []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}, map[string]any{"value": "babs@jensen.org", "type": "home"}},
+			"name":                map[string]any{"givenName": "Barbara", "familyName": "Jensen", "formatted": "Ms. Barbara J Jensen, III"},
+			"emails":              []any{map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true}, map[string]any{"value": "babs@jensen.org", "type": "home"}},
 			scim.EnterpriseSchema: map[string]any{"employeeNumber": "701984", "department": "Tour Operations", "manager": map[string]any{"value": "26118915-6090-4610-87e4-49d8ca9f808d"}},
 		},
 		Meta: scim.Meta{ResourceType: "User", Version: 3},
