@@ -162,14 +162,14 @@ func (n *cmp) match(r *scim.Resource, elem map[string]any) bool {
 }
 
 // bind sets where the comparison finds its values.
-func (n *cmp) bind(ref scim.AttrRef) {
+func (n *cmp) bind(rt *scim.ResourceType, ref scim.AttrRef) {
 	n.ref = ref
 	if n.elem {
 		key := ref.Sub.Name
 		n.get = func(_ *scim.Resource, elem map[string]any) any { return elem[key] }
 		return
 	}
-	n.get, n.sub = accessor(ref)
+	n.get, n.sub = accessor(rt, ref)
 }
 
 // accessor returns a function that reads the value ref names from a
@@ -177,7 +177,7 @@ func (n *cmp) bind(ref scim.AttrRef) {
 // ("" for the whole value). Core attributes and externalId live in
 // r.Attrs, extension attributes in r.Attrs[URN], id and meta in the
 // Resource fields.
-func accessor(ref scim.AttrRef) (func(*scim.Resource, map[string]any) any, string) {
+func accessor(rt *scim.ResourceType, ref scim.AttrRef) (func(*scim.Resource, map[string]any) any, string) {
 	sub := ""
 	if ref.Sub != nil {
 		sub = ref.Sub.Name
@@ -186,6 +186,15 @@ func accessor(ref scim.AttrRef) (func(*scim.Resource, map[string]any) any, strin
 	case ref.Attr == nil:
 		urn := ref.Ext.ID
 		return func(r *scim.Resource, _ map[string]any) any { return r.Attrs[urn] }, ""
+	case ref.Attr == schemasAttr:
+		return func(r *scim.Resource, _ map[string]any) any {
+			urns := rt.Schemas(r.Attrs)
+			out := make([]any, len(urns))
+			for i, u := range urns {
+				out[i] = u
+			}
+			return out
+		}, ""
 	case ref.Ext != nil:
 		urn, name := ref.Ext.ID, ref.Attr.Name
 		return func(r *scim.Resource, _ map[string]any) any {

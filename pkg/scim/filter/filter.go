@@ -1,9 +1,35 @@
 // Package filter parses and evaluates SCIM filters (RFC 7644 §3.4.2.2).
 //
 // Parsing uses github.com/scim2/filter-parser/v2 for the grammar, after a
-// rewriting step (see prepare) for what that library rejects although the
-// RFC or the IdPs we serve use it. Validation against the resource type's
-// schemas and evaluation against a *scim.Resource are ours.
+// rewriting step (see prepare) for what that library gets wrong or rejects
+// although the RFC or the IdPs we serve use it; single comparisons, the
+// shape of every IdP lookup, skip the library (see parseSimple). Validation
+// against the resource type's schemas and evaluation against a
+// *scim.Resource are ours.
+//
+// Semantics, beyond what RFC 7644 §3.4.2.2 spells out:
+//   - A comparison on a multi-valued attribute or sub-attribute
+//     (emails.value) matches when any value does. A value filter
+//     (emails[type eq "work" and value co "@x"]) needs one element to
+//     match all of it.
+//   - ne is "not eq": it matches when no value equals, including when the
+//     attribute is absent.
+//   - pr: absent, null, "", [] and {} are not present. "eq null" is "not
+//     pr", "ne null" is "pr"; other operators reject null.
+//   - Strings compare by the attribute's caseExact: folded (NFC, then
+//     Unicode full case folding) when false, as-is when true (id,
+//     externalId, meta.resourceType, meta.version). gt/ge/lt/le on strings
+//     are lexicographic by code point after folding.
+//   - dateTimes compare as instants; numbers as numbers; booleans allow
+//     only eq and ne and accept "true"/"false" strings in any case; co, sw
+//     and ew apply to strings and references only. A mismatch is 400
+//     invalidFilter at Parse, never a silent false.
+//   - A complex attribute without a sub-attribute compares its value
+//     sub-attribute (emails co "x" is emails.value co "x"); one without a
+//     value sub-attribute (name) allows only pr.
+//   - id, meta.created, meta.lastModified, meta.resourceType and
+//     meta.version (the ETag) come from the Resource fields; meta.location is
+//     not stored and never matches.
 package filter
 
 import (
@@ -230,6 +256,9 @@ func (c *compiler) resolve(p lib.AttributePath, parent scim.AttrRef) (scim.AttrR
 		}
 		return scim.AttrRef{Ext: parent.Ext, Attr: parent.Attr, Sub: sub}, nil
 	}
+	if p.URIPrefix == nil && p.SubAttribute == nil && strings.EqualFold(p.AttributeName, schemasAttr.Name) {
+		return scim.AttrRef{Attr: schemasAttr}, nil
+	}
 	ref, err := c.rt.Resolve(text)
 	if err != nil {
 		if p.URIPrefix != nil {
@@ -243,6 +272,19 @@ func (c *compiler) resolve(p lib.AttributePath, parent scim.AttrRef) (scim.AttrR
 		return scim.AttrRef{}, invalid("filter names an unknown attribute: %s", short(text))
 	}
 	return ref, nil
+}
+
+// schemasAttr describes "schemas" (RFC 7643 §3), which no schema lists but
+// RFC 7644 §3.4.2.2 filters on in its examples
+// (schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User").
+// Its values are the resource's schema URNs (scim.ResourceType.Schemas);
+// URNs compare case-insensitively.
+var schemasAttr = &scim.Attribute{
+	Name:        "schemas",
+	Type:        scim.TypeReference,
+	MultiValued: true,
+	Mutability:  scim.ReadOnly,
+	Returned:    scim.ReturnedAlways,
 }
 
 // metaLocation is meta.location, which is not stored (the HTTP layer derives
@@ -269,7 +311,7 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef, p *p
 			return nil, invalid("%s %s null: null can only be compared with eq or ne", ref, e.Operator)
 		}
 		n.presence = true
-		n.bind(ref)
+		n.bind(c.rt, ref)
 		return n, nil
 	}
 	if ref.Attr == nil {
@@ -301,7 +343,7 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef, p *p
 		return nil, err
 	}
 	n.never = a == metaLocation
-	n.bind(ref)
+	n.bind(c.rt, ref)
 	return n, nil
 }
 
@@ -330,7 +372,7 @@ func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, p *prepared)
 	if err != nil {
 		return nil, err
 	}
-	get, _ := accessor(ref)
+	get, _ := accessor(c.rt, ref)
 	return &valuePath{ref: ref, get: get, filter: x}, nil
 }
 

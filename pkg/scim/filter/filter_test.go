@@ -71,6 +71,7 @@ func strasse() *scim.Resource {
 			"externalId":  "ABC",
 			"active":      false,
 			"name":        map[string]any{"familyName": "Straße"},
+			"nickName":    "A\u0308rger", // decomposed Ä
 		},
 		Meta: scim.Meta{ResourceType: "User", Created: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), LastModified: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC), Version: 1},
 	}
@@ -236,6 +237,14 @@ func TestMatch(t *testing.T) {
 		{ent + `:division pr`, false},
 		{strings.ToUpper(ent) + `:EMPLOYEENUMBER eq "701984"`, true},
 
+		// schemas (RFC 7644 §3.4.2.2 example).
+		{`schemas eq "` + ent + `"`, true},
+		{`SCHEMAS eq "` + strings.ToUpper(ent) + `"`, true},
+		{`schemas eq "` + cu + `"`, true},
+		{`schemas eq "urn:ietf:params:scim:schemas:core:2.0:Group"`, false},
+		{`schemas pr`, true},
+		{`schemas co "enterprise"`, true},
+
 		// Logic, precedence (and binds tighter than or), parentheses, not.
 		{`title pr and userType eq "Employee"`, true},
 		{`title pr or userType eq "Intern"`, true},
@@ -297,6 +306,11 @@ func TestMatchUnicode(t *testing.T) {
 		{`userName eq "j\u00FCrgen.stra\u00DFe@example.de"`, true},
 		{`userName eq "j\u00fcrgen.stra\u00dfe@example.de"`, true},
 		{`externalId eq "abc"`, false}, // caseExact
+		// NFC before folding, as the store's userName key does.
+		{"nickName eq \"\u00C4RGER\"", true},
+		{"nickName eq \"a\u0308rger\"", true},
+		{"nickName eq \"a\\u0308rger\"", true},
+		{"nickName sw \"\u00E4\"", true},
 		{`active eq false`, true},
 		{`active eq "FALSE"`, true},
 		{`emails pr`, false},
@@ -304,6 +318,7 @@ func TestMatchUnicode(t *testing.T) {
 		{`emails.value ne "x"`, true},
 		{`emails[type eq "work"]`, false},
 		{ent + ` pr`, false},
+		{`schemas eq "` + ent + `"`, false},
 		{ent + `:employeeNumber eq null`, true},
 		{ent + `:manager.value pr`, false},
 	}
@@ -407,6 +422,8 @@ func TestParseErrors(t *testing.T) {
 		{`emails[` + cu + `:type eq "x"]`, "name a sub-attribute"},
 		{`emails[type[value eq "x"]]`, "cannot be nested"},
 		{`userName[value eq "x"]`, "needs a complex attribute"},
+		{`schemas[value eq "x"]`, "needs a complex attribute"},
+		{`schemas.value eq "x"`, "unknown attribute"},
 		{`name.givenName[value eq "x"]`, "needs a complex attribute"},
 		{strings.Repeat("x", 2000) + ` eq "x"`, "unknown attribute"},
 

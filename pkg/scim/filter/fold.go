@@ -3,21 +3,22 @@ package filter
 import (
 	"strings"
 
-	"golang.org/x/text/cases"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
-// fold returns the Unicode full case folding of s (golang.org/x/text/cases
-// Fold), the comparison form of attributes whose caseExact is false
-// (RFC 7643 §2.1, §7). "STRASSE" and "straße" fold alike; simple ASCII
-// lowering would miss that. ASCII input takes a fast path that does not
-// allocate when s is already lower-case.
+// fold returns the comparison form of attributes whose caseExact is false
+// (RFC 7643 §2.1, §7): scim.FoldString, Unicode NFC then full case folding
+// (golang.org/x/text/cases Fold), the rule the store uses for userName
+// uniqueness, so a key lookup and Match agree. "STRASSE" and "straße" fold
+// alike, as do "Ä" and the decomposed "A\u0308"; ASCII lowering would miss
+// both. ASCII input (NFC and folding reduce to lowering) takes a fast path
+// that does not allocate when s is already lower-case.
 func fold(s string) string {
 	upper := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 0x80 {
-			// A Caser holds state, so it is not shared between goroutines.
-			return cases.Fold().String(s)
+			return scim.FoldString(s)
 		}
 		if 'A' <= c && c <= 'Z' {
 			upper = true
