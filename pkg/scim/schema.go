@@ -122,6 +122,11 @@ func (a *Attribute) subs(s ...*Attribute) *Attribute {
 // gives most multi-valued attributes.
 func multiValuedComplex(name, desc string, valueType Type, types ...string) *Attribute {
 	value := str("value", "The attribute's significant value.").typ(valueType)
+	if valueType == TypeReference {
+		// RFC 7643 §7: a reference names what it may refer to; photos are
+		// external URLs (§8.7.1).
+		value.refs("external")
+	}
 	typ := str("type", "A label indicating the attribute's function.")
 	if len(types) > 0 {
 		typ.canon(types...)
