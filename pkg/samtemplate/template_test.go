@@ -153,11 +153,11 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		actions   []string
 		resources []string
 	}{
-		{"GetFunction", []string{"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"}, table},
-		{"PostFunction", []string{"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
-		{"PutFunction", []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
-		{"PatchFunction", []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
-		{"DeleteFunction", []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, table},
+		{"GetFunction", []string{"dynamodb:GetItem", "dynamodb:Query"}, table},
+		{"PostFunction", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
+		{"PutFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+		{"PatchFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+		{"DeleteFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, table},
 		{"AuthorizerFunction", []string{"secretsmanager:GetSecretValue"}, []string{"!Ref ApiKeysSecret"}},
 	}
 	for _, tt := range tests {
