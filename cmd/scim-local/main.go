@@ -37,7 +37,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the SCIM API on")
 	dataDir := flag.String("data", ".data", "folder for DynamoDB Local's data and the local API keys")
-	ddbAddr := flag.String("dynamodb-addr", "", "address for DynamoDB Local (default: a free loopback port)")
+	ddbAddr := flag.String("dynamodb-addr", "127.0.0.1:8000", "address for DynamoDB Local (make rie-<Function> and invoke-<Function> expect :8000)")
 	ddbEndpoint := flag.String("dynamodb-endpoint", os.Getenv(ddblocal.EndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
 	table := flag.String("table", "scim-local", "DynamoDB table name")
 	templatePath := flag.String("template", "template.yaml", "SAM template to read routes from")
@@ -98,6 +98,7 @@ func run() error {
 	}
 	server := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("SCIM base URL: http://%s/scim/v2\n", ln.Addr())
+	fmt.Printf("DynamoDB Local: %s (table %s)\n", endpoint, *table)
 	fmt.Printf("Bearer key (tenant default, also in %s): %s\n", filepath.Join(*dataDir, "dev-key"), devKey)
 	fmt.Printf("Try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/scim/v2/Users\n", filepath.Join(*dataDir, "dev-key"), ln.Addr())
 
