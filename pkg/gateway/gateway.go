@@ -24,6 +24,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
 	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scimhttp"
 	"github.com/serverless-scim/serverless-scim/pkg/users"
 )
@@ -80,7 +81,21 @@ func BaseURL(r *http.Request) string {
 func New(method string, svc *users.Service) Handler {
 	h := scimhttp.New(scimhttp.Config{Users: svc, Tenant: Tenant, BaseURL: BaseURL})
 	adapter := httpadapter.New(h.Only(method))
-	return adapter.ProxyWithContext
+	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		resp, err := adapter.ProxyWithContext(ctx, ev)
+		if err != nil {
+			// The event could not become an http.Request (a control
+			// character in the path, a body that is not valid base64): the
+			// client's mistake, so a SCIM 400 rather than the adapter's 502.
+			e := &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ScimTypeInvalidSyntax, Detail: "the request could not be parsed"}
+			return events.APIGatewayProxyResponse{
+				StatusCode:        e.Status,
+				MultiValueHeaders: map[string][]string{"Content-Type": {scimhttp.ContentType}},
+				Body:              string(scimhttp.ErrorBody(e)),
+			}, nil
+		}
+		return resp, nil
+	}
 }
 
 // FromEnv builds the handler of the function serving method from its

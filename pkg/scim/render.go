@@ -164,10 +164,42 @@ func (d decision) apply(a *Attribute, v any) any {
 // Location header). p selects attributes; id and schemas are always present
 // and returned:never attributes (password) never are.
 func (rt *ResourceType) Render(r *Resource, location string, p Projection) []byte {
+	// The extensions' objects come first so that "schemas" lists exactly the
+	// extensions present in this representation (RFC 7643 §3), not those a
+	// projection left out.
+	type extObj struct {
+		id  string
+		obj map[string]any
+	}
+	var exts []extObj
+	schemas := []string{rt.Schema.ID}
+	for _, s := range rt.Extensions {
+		m, _ := r.Attrs[s.ID].(map[string]any)
+		if len(m) == 0 {
+			continue
+		}
+		out := map[string]any{}
+		for _, a := range s.Attributes {
+			v, ok := m[a.Name]
+			if !ok {
+				continue
+			}
+			if d := p.decide(s, a); d.keep {
+				if v = d.apply(a, v); v != nil {
+					out[a.Name] = v
+				}
+			}
+		}
+		if len(out) > 0 {
+			exts = append(exts, extObj{s.ID, out})
+			schemas = append(schemas, s.ID)
+		}
+	}
+
 	var b bytes.Buffer
 	b.Grow(512)
 	b.WriteString(`{"schemas":`)
-	writeJSON(&b, rt.Schemas(r.Attrs))
+	writeJSON(&b, schemas)
 	b.WriteString(`,"id":`)
 	writeJSON(&b, r.ID)
 
@@ -194,26 +226,8 @@ func (rt *ResourceType) Render(r *Resource, location string, p Projection) []byt
 			}
 		}
 	}
-	for _, s := range rt.Extensions {
-		m, _ := r.Attrs[s.ID].(map[string]any)
-		if len(m) == 0 {
-			continue
-		}
-		out := map[string]any{}
-		for _, a := range s.Attributes {
-			v, ok := m[a.Name]
-			if !ok {
-				continue
-			}
-			if d := p.decide(s, a); d.keep {
-				if v = d.apply(a, v); v != nil {
-					out[a.Name] = v
-				}
-			}
-		}
-		if len(out) > 0 {
-			field(s.ID, out)
-		}
+	for _, e := range exts {
+		field(e.id, e.obj)
 	}
 	meta := CommonAttr("meta")
 	if d := p.decide(nil, meta); d.keep {

@@ -62,7 +62,17 @@ func TestRenderDefault(t *testing.T) {
 
 func TestRenderProjection(t *testing.T) {
 	t.Parallel()
-	base := map[string]any{"schemas": []any{scim.UserSchema, entURN}, "id": "u1"}
+	// schemas lists the extension only when its object is in the output
+	// (RFC 7643 §3).
+	base := map[string]any{"schemas": []any{scim.UserSchema}, "id": "u1"}
+	withSchemas := func(m map[string]any) map[string]any {
+		if _, ok := m[entURN]; ok {
+			m["schemas"] = []any{scim.UserSchema, entURN}
+		} else {
+			m["schemas"] = []any{scim.UserSchema}
+		}
+		return m
+	}
 	plus := func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for k, v := range base {
@@ -71,7 +81,7 @@ func TestRenderProjection(t *testing.T) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			m[kv[i].(string)] = kv[i+1]
 		}
-		return m
+		return withSchemas(m)
 	}
 	full := render(t, "", "")
 	minus := func(keys ...string) map[string]any {
@@ -82,7 +92,7 @@ func TestRenderProjection(t *testing.T) {
 		for _, k := range keys {
 			delete(m, k)
 		}
-		return m
+		return withSchemas(m)
 	}
 	cases := []struct {
 		name, attributes, excluded string

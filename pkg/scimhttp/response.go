@@ -33,6 +33,19 @@ type errorBody struct {
 	Status   string   `json:"status"`
 }
 
+// ErrorBody returns the RFC 7644 §3.12 body of e, for the rare responses
+// made outside a handler (pkg/gateway's answer to an event that cannot
+// become an HTTP request).
+func ErrorBody(e *scim.Error) []byte {
+	body, _ := json.Marshal(errorBody{
+		Schemas:  []string{scim.ErrorURN},
+		ScimType: string(e.ScimType),
+		Detail:   e.Detail,
+		Status:   strconv.Itoa(e.Status),
+	})
+	return body
+}
+
 // writeError is the one place where errors become responses. A *scim.Error
 // is the client's to see; anything else is internal: it is logged (the
 // message may name internals, never a key) and the client gets a fixed
@@ -53,11 +66,5 @@ func writeError(ctx context.Context, w http.ResponseWriter, err error) {
 			w.Header().Set("Retry-After", "1")
 		}
 	}
-	body, _ := json.Marshal(errorBody{
-		Schemas:  []string{scim.ErrorURN},
-		ScimType: string(e.ScimType),
-		Detail:   e.Detail,
-		Status:   strconv.Itoa(e.Status),
-	})
-	writeJSON(w, e.Status, body)
+	writeJSON(w, e.Status, ErrorBody(e))
 }

@@ -7,6 +7,7 @@ package users
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -149,7 +150,7 @@ func (p *Precondition) check(v int64) error {
 
 // maxAttempts bounds the read-modify-write retries of PATCH and PUT when a
 // concurrent writer moves the version between our read and our write.
-const maxAttempts = 8
+const maxAttempts = 16
 
 // Replace replaces the user's attributes with a PUT body (RFC 7644 §3.5.1):
 // attributes left out are cleared, read-only ones ignored, the id and
@@ -205,6 +206,20 @@ func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]
 
 var errUnchanged = errors.New("unchanged")
 
+// backoff waits a random 0..min(2^attempt, 64) ms before a retry, so that
+// writers that collided do not collide again in lockstep.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // update is the read-modify-write loop of PUT and PATCH: read the current
 // version, compute the new attributes, write conditioned on the version.
 func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precondition,
@@ -235,6 +250,9 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 			if ifMatch != nil && !ifMatch.Any {
 				return nil, scim.ErrPrecondition // the version the client named is gone
 			}
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -242,8 +260,12 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 		}
 		return next, nil
 	}
-	return nil, scim.Errorf(http.StatusConflict, "", "the resource is being changed concurrently; retry the request")
+	return nil, errBusy
 }
+
+// errBusy answers a write that lost every attempt to concurrent writers:
+// the server's contention, not the client's mistake, so a retryable 503.
+var errBusy = scim.Errorf(http.StatusServiceUnavailable, "", "the resource is being changed by many requests at once; retry the request")
 
 // Delete removes the user (RFC 7644 §3.6), freeing its userName.
 func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precondition) error {
@@ -263,9 +285,12 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precon
 			if ifMatch != nil && !ifMatch.Any {
 				return scim.ErrPrecondition
 			}
+			if err := backoff(ctx, attempt); err != nil {
+				return err
+			}
 			continue
 		}
 		return err
 	}
-	return scim.Errorf(http.StatusConflict, "", "the resource is being changed concurrently; retry the request")
+	return errBusy
 }
