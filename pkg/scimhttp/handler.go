@@ -20,8 +20,8 @@ import (
 // BasePath is where the SCIM API is served.
 const BasePath = "/scim/v2"
 
-// MaxBodyBytes caps request bodies (advertised as bulk/patch maxPayloadSize
-// in ServiceProviderConfig); larger bodies get 413.
+// MaxBodyBytes caps request bodies (docs/ARCHITECTURE.md, Limits); larger
+// bodies get 413.
 const MaxBodyBytes = 1 << 20
 
 // Paging limits (RFC 7644 §3.4.2.4). MaxResults is advertised as
