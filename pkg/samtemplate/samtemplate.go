@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/serverless-scim/serverless-scim/pkg/modroot"
 )
 
 // FileName is the template's name at the repository root.
@@ -161,22 +163,7 @@ func LoadRoot() (*Template, error) {
 // FindRoot walks up from the working directory to the first directory holding
 // a go.mod file (the repository root, where template.yaml lives), so that
 // tests in any package can find the template.
-func FindRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("samtemplate: no go.mod found above the working directory")
-		}
-		dir = parent
-	}
-}
+func FindRoot() (string, error) { return modroot.Find() }
 
 // Parse parses a SAM template.
 func Parse(data []byte) (*Template, error) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -401,14 +400,4 @@ func jsonErrorDetail(err error) string {
 		return "empty body"
 	}
 	return "unexpected end of input"
-}
-
-// sortedKeys returns the keys of m in order, for deterministic output.
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

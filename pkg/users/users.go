@@ -7,12 +7,12 @@ package users
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/serverless-scim/serverless-scim/pkg/backoff"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
 )
@@ -206,20 +206,6 @@ func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]
 
 var errUnchanged = errors.New("unchanged")
 
-// backoff waits a random 0..min(2^attempt, 64) ms before a retry, so that
-// writers that collided do not collide again in lockstep.
-func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // update is the read-modify-write loop of PUT and PATCH: read the current
 // version, compute the new attributes, write conditioned on the version.
 func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precondition,
@@ -250,7 +236,7 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 			if ifMatch != nil && !ifMatch.Any {
 				return nil, scim.ErrPrecondition // the version the client named is gone
 			}
-			if err := backoff(ctx, attempt); err != nil {
+			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {
 				return nil, err
 			}
 			continue
@@ -285,7 +271,7 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precon
 			if ifMatch != nil && !ifMatch.Any {
 				return scim.ErrPrecondition
 			}
-			if err := backoff(ctx, attempt); err != nil {
+			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {
 				return err
 			}
 			continue

@@ -1,7 +1,8 @@
 package patch
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
@@ -140,7 +141,7 @@ func (ap *applier) apply(op Operation) error {
 // object applies a path-less value (RFC 7644 §3.5.2.1, §3.5.2.3): each key
 // is a path relative to prefix ("" or "<schema URN>:").
 func (ap *applier) object(op, prefix string, obj map[string]any) error {
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		v := obj[k]
 		if prefix == "" {
 			id := ""
@@ -314,7 +315,7 @@ func (ap *applier) complex(op string, p *Path, raw any) error {
 			}
 		}
 	}
-	for _, k := range sortedKeys(obj) {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
 		sub := a.Sub(k)
 		if sub == nil || sub.Mutability == scim.ReadOnly {
 			continue // ignored, as scim.Decode does
@@ -712,13 +713,4 @@ func equal(a, b any) bool {
 		return a == b
 	}
 	return false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
