@@ -18,7 +18,7 @@ func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) (*dynamodb.
 	in.ConsistentRead = aws.Bool(true)
 	out, err := st.db.Query(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("dynamo: query: %w", err)
+		return nil, wrap("query", err)
 	}
 	return out, nil
 }

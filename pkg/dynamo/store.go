@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/serverless-scim/serverless-scim/pkg/backoff"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
@@ -234,13 +235,14 @@ func (st *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsIn
 		}
 		var tce *types.TransactionCanceledException
 		if !errors.As(err, &tce) {
-			return nil, fmt.Errorf("dynamo: transaction: %w", err)
+			return nil, wrap("transaction", err)
 		}
 		codes := make([]string, len(tce.CancellationReasons))
 		conflict := false
 		for i, r := range tce.CancellationReasons {
 			codes[i] = aws.ToString(r.Code)
-			if codes[i] == "TransactionConflict" {
+			switch codes[i] {
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded":
 				conflict = true
 			}
 		}
@@ -251,6 +253,9 @@ func (st *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsIn
 			continue
 		}
 		if !anyFailed(codes) {
+			if conflict {
+				return nil, scim.ErrUnavailable
+			}
 			return nil, fmt.Errorf("dynamo: transaction cancelled: %v", codes)
 		}
 		return codes, nil
@@ -270,11 +275,25 @@ func failed(codes []string, i int) bool {
 	return i < len(codes) && codes[i] == "ConditionalCheckFailed"
 }
 
+// wrap names the failed call. DynamoDB's throttling, after the SDK's own
+// retries, becomes scim.ErrUnavailable (503 with Retry-After: the IdP retries
+// later) instead of an internal error.
+func wrap(op string, err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
+			return scim.ErrUnavailable
+		}
+	}
+	return fmt.Errorf("dynamo: %s: %w", op, err)
+}
+
 // getItem is a strongly consistent GetItem; nil item means absent.
 func (st *Store) getItem(ctx context.Context, tenant, sk string) (map[string]types.AttributeValue, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &st.table, Key: key(tenant, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("dynamo: get: %w", err)
+		return nil, wrap("get", err)
 	}
 	return out.Item, nil
 }
@@ -356,7 +375,7 @@ func (st *Store) Replace(ctx context.Context, tenant string, prev, next *scim.Re
 			return scim.ErrConflict
 		}
 		if err != nil {
-			return fmt.Errorf("dynamo: put: %w", err)
+			return wrap("put", err)
 		}
 		return nil
 	}

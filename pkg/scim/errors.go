@@ -62,6 +62,9 @@ var (
 	ErrUniqueness = &Error{Status: http.StatusConflict, ScimType: ScimTypeUniqueness, Detail: "userName is already taken"}
 	// ErrPrecondition: the If-Match version does not match the stored one.
 	ErrPrecondition = &Error{Status: http.StatusPreconditionFailed, Detail: "resource version does not match If-Match"}
+	// ErrUnavailable: storage is throttling or busy; the client should
+	// retry later (503 with Retry-After).
+	ErrUnavailable = &Error{Status: http.StatusServiceUnavailable, Detail: "the service is busy; retry the request later"}
 	// ErrTooLarge: the resource is larger than the store can keep.
 	ErrTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Detail: "the resource is too large to store"}
 	// ErrConflict is the store's signal that the stored version changed
