@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,7 +81,7 @@ func BaseURL(r *http.Request) string {
 // New returns the Lambda handler of the function serving method, on users.
 func New(method string, svc *users.Service) Handler {
 	h := scimhttp.New(scimhttp.Config{Users: svc, Tenant: Tenant, BaseURL: BaseURL})
-	adapter := httpadapter.New(h.Only(method))
+	adapter := httpadapter.New(accessLog(h.Only(method)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		resp, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
@@ -96,6 +97,39 @@ func New(method string, svc *users.Service) Handler {
 		}
 		return resp, nil
 	}
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// accessLog writes one line per request: the API Gateway request id, the
+// method, the route, the status, the time taken, the tenant and the key id.
+// Never a header, query string or body: they can hold keys and personal data.
+func accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		attrs := []any{"method", r.Method, "status", rec.status, "ms", time.Since(start).Milliseconds()}
+		if rc, ok := core.GetAPIGatewayContextFromContext(r.Context()); ok {
+			keyID, _ := rc.Authorizer["keyId"].(string)
+			tenant, _ := rc.Authorizer[ContextTenant].(string)
+			attrs = append(attrs, "requestId", rc.RequestID, "resource", rc.ResourcePath, "tenant", tenant, "keyId", keyID)
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		slog.Log(r.Context(), level, "request", attrs...)
+	})
 }
 
 // FromEnv builds the handler of the function serving method from its

@@ -1,9 +1,12 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -78,5 +81,36 @@ func TestHandler(t *testing.T) {
 	_ = json.Unmarshal([]byte(resp.Body), &created)
 	if got := created["meta"].(map[string]any)["location"]; got != "https://scim.example.com/identity/scim/v2/Users/"+created["id"].(string) {
 		t.Errorf("custom domain location = %v", got)
+	}
+}
+
+// One log line per request, with what an operator needs and without the
+// Authorization header, the query or the body.
+func TestAccessLogNeverHoldsSecretsOrPersonalData(t *testing.T) {
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	svc := users.New(dynamotest.Store(t))
+	get := gateway.New(http.MethodGet, svc)
+	ev := event("GET", "/scim/v2/Users", map[string]any{"tenant": "acme", "keyId": "k1"})
+	ev.RequestContext.RequestID = "req-123"
+	ev.RequestContext.ResourcePath = "/scim/v2/Users"
+	ev.MultiValueHeaders["Authorization"] = []string{"Bearer scim_SECRETSECRET_abc"}
+	ev.MultiValueQueryStringParameters = map[string][]string{"filter": {`userName eq "private.person@example.com"`}}
+	if resp, err := get(context.Background(), ev); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+	}
+	line := buf.String()
+	for _, want := range []string{`"requestId":"req-123"`, `"status":200`, `"tenant":"acme"`, `"keyId":"k1"`, `"resource":"/scim/v2/Users"`} {
+		if !strings.Contains(line, want) {
+			t.Errorf("log %q lacks %s", line, want)
+		}
+	}
+	for _, secret := range []string{"SECRETSECRET", "private.person", "Bearer"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("log leaks %q: %s", secret, line)
+		}
 	}
 }
