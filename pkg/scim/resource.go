@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -370,7 +371,7 @@ func (rt *ResourceType) CheckRequired(attrs map[string]any) error {
 // keeps numbers exact (json.Number) and rejects trailing data. A malformed
 // body is 400 invalidSyntax.
 func ParseJSONObject(data []byte) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var body map[string]any
 	if err := dec.Decode(&body); err != nil {
