@@ -241,6 +241,11 @@ func (s *Service) cursorPage(ctx context.Context, tenant string, q ListQuery, cu
 	}
 	res.Resources = append(res.Resources, items...)
 	h := queryHash(f, q)
+	if len(items) == 0 && backward {
+		// Nothing precedes the page the client came from any more: that page
+		// is now the first, so point it back to the start.
+		res.NextCursor = encodeCursor(cursor{Kind: kindAfter, Query: h})
+	}
 	if len(items) > 0 {
 		first, last := items[0].UserName(), items[len(items)-1].UserName()
 		if (!backward && more) || backward {

@@ -317,3 +317,31 @@ func TestLookupFiltersAreKeyReads(t *testing.T) {
 		t.Error("externalId matched in another case; it is caseExact")
 	}
 }
+
+// Going back past users deleted meanwhile yields an empty page whose
+// nextCursor leads to the start again, never a dead end.
+func TestPreviousCursorAfterDeletes(t *testing.T) {
+	t.Parallel()
+	svc, _ := newService(t)
+	ctx := context.Background()
+	seed(t, svc, "t", 3)
+	p1, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(p1.NextCursor)})
+	if err != nil || p2.PreviousCursor == "" {
+		t.Fatalf("page 2: %v, previous %q", err, p2.PreviousCursor)
+	}
+	if err := svc.Delete(ctx, "t", p1.Resources[0].ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(p2.PreviousCursor)})
+	if err != nil || len(back.Resources) != 0 || back.NextCursor == "" {
+		t.Fatalf("back: %v, %d resources, next %q", err, len(back.Resources), back.NextCursor)
+	}
+	again, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(back.NextCursor)})
+	if err != nil || len(again.Resources) != 1 || again.Resources[0].ID != p2.Resources[0].ID {
+		t.Errorf("next from the empty page = %v, %v; want page 2's user", userNames(again.Resources), err)
+	}
+}
