@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,26 +29,29 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "scim-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to serve the SCIM API on")
-	dataDir := flag.String("data", ".data", "folder for DynamoDB Local's data and the local API keys")
-	ddbAddr := flag.String("dynamodb-addr", "127.0.0.1:8000", "address for DynamoDB Local (make rie-<Function> and invoke-<Function> expect :8000)")
-	ddbEndpoint := flag.String("dynamodb-endpoint", os.Getenv(ddblocal.EndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
-	table := flag.String("table", "scim-local", "DynamoDB table name")
-	templatePath := flag.String("template", "template.yaml", "SAM template to read routes from")
-	authTTL := flag.Duration("authorizer-ttl", 300*time.Second, "how long a key's authorizer decision is cached (API Gateway: 300s)")
-	keyTTL := flag.Duration("key-ttl", 5*time.Second, "how long the key set is cached by the authorizer")
-	flag.Parse()
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+// run serves until ctx ends. It prints the base URL and the dev key to out.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	flags := flag.NewFlagSet("scim-local", flag.ContinueOnError)
+	addr := flags.String("addr", "127.0.0.1:8080", "address to serve the SCIM API on")
+	dataDir := flags.String("data", ".data", "folder for DynamoDB Local's data and the local API keys")
+	ddbAddr := flags.String("dynamodb-addr", "127.0.0.1:8000", "address for DynamoDB Local (make rie-<Function> and invoke-<Function> expect :8000; \"\" picks a free port)")
+	ddbEndpoint := flags.String("dynamodb-endpoint", os.Getenv(ddblocal.EndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
+	table := flags.String("table", "scim-local", "DynamoDB table name")
+	templatePath := flags.String("template", "template.yaml", "SAM template to read routes from")
+	authTTL := flags.Duration("authorizer-ttl", 300*time.Second, "how long a key's authorizer decision is cached (API Gateway: 300s)")
+	keyTTL := flags.Duration("key-ttl", 5*time.Second, "how long the key set is cached by the authorizer")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
 		return err
@@ -97,10 +101,10 @@ func run() error {
 		return err
 	}
 	server := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Printf("SCIM base URL: http://%s/scim/v2\n", ln.Addr())
-	fmt.Printf("DynamoDB Local: %s (table %s)\n", endpoint, *table)
-	fmt.Printf("Bearer key (tenant default, also in %s): %s\n", filepath.Join(*dataDir, "dev-key"), devKey)
-	fmt.Printf("Try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/scim/v2/Users\n", filepath.Join(*dataDir, "dev-key"), ln.Addr())
+	fmt.Fprintf(out, "SCIM base URL: http://%s/scim/v2\n", ln.Addr())
+	fmt.Fprintf(out, "DynamoDB Local: %s (table %s)\n", endpoint, *table)
+	fmt.Fprintf(out, "Bearer key (tenant default, also in %s): %s\n", filepath.Join(*dataDir, "dev-key"), devKey)
+	fmt.Fprintf(out, "Try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/scim/v2/Users\n", filepath.Join(*dataDir, "dev-key"), ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- server.Serve(ln) }()
