@@ -48,7 +48,8 @@ func parseSimple(text string) (*lib.AttributeExpression, bool) {
 		// A string placeholder from prepare.
 		e.CompareValue = value[1 : len(value)-1]
 	case isNumber(value):
-		e.CompareValue = json.Number(value)
+		// The library writes the exponent marker in lower case.
+		e.CompareValue = json.Number(lower)
 	default:
 		return nil, false
 	}
