@@ -79,14 +79,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svc := users.New(dynamo.New(db, *table))
-	functions := map[string]localapi.LambdaHandler{}
-	for id, method := range map[string]string{
-		"GetFunction": http.MethodGet, "PostFunction": http.MethodPost, "PutFunction": http.MethodPut,
-		"PatchFunction": http.MethodPatch, "DeleteFunction": http.MethodDelete,
-	} {
-		functions[id] = localapi.LambdaHandler(gateway.New(method, svc))
-	}
+	functions := gateway.Handlers(users.New(dynamo.New(db, *table)))
 	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL)
 	if err != nil {
 		return err

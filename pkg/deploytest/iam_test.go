@@ -138,8 +138,7 @@ func TestPoliciesCoverWhatTheFunctionsDo(t *testing.T) {
 
 	recorders := map[string]*actionRecorder{}
 	handlers := map[string]gateway.Handler{}
-	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		fn := strings.ToUpper(method[:1]) + strings.ToLower(method[1:]) + "Function"
+	for fn, method := range gateway.Functions {
 		rec := &actionRecorder{actions: map[string]bool{}}
 		recorders[fn] = rec
 		handlers[fn] = gateway.New(method, users.New(dynamo.New(recordingClient(db, table, rec), table)))

@@ -70,12 +70,12 @@ func TestReplayInProcess(t *testing.T) {
 			t.Setenv("TABLE_NAME", table)
 			t.Setenv(ddblocal.EndpointEnv, endpoint)
 			handlers := map[string]gateway.Handler{}
-			for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			for fn, method := range gateway.Functions {
 				h, err := gateway.FromEnv(ctx, method)
 				if err != nil {
 					t.Fatal(err)
 				}
-				handlers[strings.ToUpper(method[:1])+strings.ToLower(method[1:])+"Function"] = h
+				handlers[fn] = h
 			}
 			runScenario(t, root, m.PlaceholderID, steps, proxyInvoker(handlers))
 		})

@@ -60,10 +60,7 @@ func TestRoutesAgree(t *testing.T) {
 	// The local API, wired like cmd/scim-local.
 	db, table := dynamotest.Table(t)
 	svc := users.New(dynamo.New(db, table))
-	functions := map[string]localapi.LambdaHandler{}
-	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		functions[strings.ToUpper(m[:1])+strings.ToLower(m[1:])+"Function"] = localapi.LambdaHandler(gateway.New(m, svc))
-	}
+	functions := gateway.Handlers(svc)
 	allowAll := func(_ context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		arn := strings.SplitN(ev.MethodArn, "/", 3)
 		return events.APIGatewayCustomAuthorizerResponse{

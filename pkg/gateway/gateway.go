@@ -31,8 +31,29 @@ import (
 )
 
 // Handler is the Lambda handler of a SCIM function: one REST (v1) proxy
-// event in, one proxy response out.
-type Handler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+// event in, one proxy response out. It is an alias so that maps of handlers
+// pass straight to pkg/localapi.
+type Handler = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// Functions maps the logical IDs of template.yaml's SCIM functions to the
+// HTTP method each one serves.
+var Functions = map[string]string{
+	"GetFunction":    http.MethodGet,
+	"PostFunction":   http.MethodPost,
+	"PutFunction":    http.MethodPut,
+	"PatchFunction":  http.MethodPatch,
+	"DeleteFunction": http.MethodDelete,
+}
+
+// Handlers returns the handler of every SCIM function on svc, by logical ID:
+// what the local API and the tests serve in place of the deployed functions.
+func Handlers(svc *users.Service) map[string]Handler {
+	out := make(map[string]Handler, len(Functions))
+	for id, method := range Functions {
+		out[id] = New(method, svc)
+	}
+	return out
+}
 
 // ContextTenant is the authorizer context key that carries the tenant.
 const ContextTenant = "tenant"

@@ -28,7 +28,7 @@ import (
 )
 
 // LambdaHandler is a REST proxy Lambda handler (what functions/<verb> runs).
-type LambdaHandler func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+type LambdaHandler = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
 // AuthorizerHandler is a TOKEN authorizer Lambda handler.
 type AuthorizerHandler func(context.Context, events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error)

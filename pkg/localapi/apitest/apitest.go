@@ -58,10 +58,7 @@ func Start(t testing.TB, opt Options) *Env {
 	}
 	store := dynamotest.Store(t)
 	svc := users.New(store)
-	functions := map[string]localapi.LambdaHandler{}
-	for id, method := range Functions {
-		functions[id] = localapi.LambdaHandler(gateway.New(method, svc))
-	}
+	functions := gateway.Handlers(svc)
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
 	key, err := keyfile.EnsureDevKey(keysPath, filepath.Join(dir, "dev-key"), "default")
@@ -80,12 +77,6 @@ func Start(t testing.TB, opt Options) *Env {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL + "/scim/v2", Key: key, KeysPath: keysPath, API: api, Store: store, Users: svc, t: t}
-}
-
-// Functions maps the template's SCIM function logical IDs to their verbs.
-var Functions = map[string]string{
-	"GetFunction": http.MethodGet, "PostFunction": http.MethodPost, "PutFunction": http.MethodPut,
-	"PatchFunction": http.MethodPatch, "DeleteFunction": http.MethodDelete,
 }
 
 // Response is a response read whole.
