@@ -95,7 +95,7 @@ $(DDB_JAR):
 	test -f $@
 
 ## tools also installs the Lambda Runtime Interface Emulator (pinned) into .cache/bin,
-## for the emulator tests (pkg/deploytest reads SCIM_RIE) and rie-<LogicalId>.
+## for the emulator tests (internal/deploy/deploytest reads SCIM_RIE) and rie-<LogicalId>.
 tools: $(RIE)
 $(RIE):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
@@ -118,7 +118,7 @@ test: tools lint
 ## for a real session.
 FUZZTIME ?= 10000x
 fuzz:
-	@mkdir -p .cache; set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg); do \
+	@mkdir -p .cache; set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' pkg internal); do \
 	  dir=./$$(dirname $$f); \
 	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
 	    echo "fuzz $$dir $$t ($(FUZZTIME))"; \

@@ -15,7 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
+	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 )
 
 func main() {

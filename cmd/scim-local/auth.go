@@ -4,10 +4,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/serverless-scim/serverless-scim/pkg/authorizer"
-	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
-	"github.com/serverless-scim/serverless-scim/pkg/keys"
-	"github.com/serverless-scim/serverless-scim/pkg/localapi"
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
+	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
+	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
 )
 
 // newAuthorizer returns the TOKEN authorizer the local API runs: the same

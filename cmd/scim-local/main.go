@@ -1,6 +1,6 @@
 // Command scim-local serves the SCIM API on this machine (`make run`): it
 // starts DynamoDB Local with its data under .data/, creates the table if
-// missing, and serves http://127.0.0.1:8080/scim/v2 through pkg/localapi,
+// missing, and serves http://127.0.0.1:8080/scim/v2 through internal/local/localapi,
 // which runs the same authorizer and the same per-verb Lambda handlers as
 // AWS, with the routes read from template.yaml.
 package main
@@ -20,12 +20,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/serverless-scim/serverless-scim/pkg/ddblocal"
-	"github.com/serverless-scim/serverless-scim/pkg/dynamo"
-	"github.com/serverless-scim/serverless-scim/pkg/gateway"
-	"github.com/serverless-scim/serverless-scim/pkg/localapi"
-	"github.com/serverless-scim/serverless-scim/pkg/samtemplate"
-	"github.com/serverless-scim/serverless-scim/pkg/users"
+	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
+	"github.com/serverless-scim/serverless-scim/internal/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
+	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/users"
 )
 
 func main() {

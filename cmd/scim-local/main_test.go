@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-scim/serverless-scim/pkg/modroot"
+	"github.com/serverless-scim/serverless-scim/internal/modroot"
 )
 
 // syncBuffer collects run's output while the test reads it.

@@ -12,9 +12,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
-	"github.com/serverless-scim/serverless-scim/pkg/keys"
-	"github.com/serverless-scim/serverless-scim/pkg/secretstore"
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
+	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore"
 )
 
 // Exit codes.

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-scim/serverless-scim/pkg/apikey"
-	"github.com/serverless-scim/serverless-scim/pkg/keyfile"
-	"github.com/serverless-scim/serverless-scim/pkg/keys"
-	"github.com/serverless-scim/serverless-scim/pkg/secretstore/smfake"
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
+	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
+	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore/smfake"
 )
 
 type result struct {

@@ -1,5 +1,5 @@
 // Command authorizer is the API Gateway TOKEN authorizer Lambda
-// (template.yaml: AuthorizerFunction). It only wires: see pkg/authorizer.
+// (template.yaml: AuthorizerFunction). It only wires: see internal/keys/authorizer.
 //
 // Environment: API_KEYS_SECRET_ARN (the key set secret, required),
 // SECRETSMANAGER_ENDPOINT (optional, e.g. moto for local runs) and
@@ -15,8 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-scim/serverless-scim/pkg/authorizer"
-	"github.com/serverless-scim/serverless-scim/pkg/secretstore"
+	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
+	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command delete is the Lambda function that serves SCIM DELETE requests
-// (template.yaml: DeleteFunction). It only wires: see pkg/gateway.
+// (template.yaml: DeleteFunction). It only wires: see internal/gateway.
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-scim/serverless-scim/pkg/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/gateway"
 )
 
 func main() {

@@ -1,5 +1,5 @@
 // Command patch is the Lambda function that serves SCIM PATCH requests
-// (template.yaml: PatchFunction). It only wires: see pkg/gateway.
+// (template.yaml: PatchFunction). It only wires: see internal/gateway.
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-scim/serverless-scim/pkg/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/gateway"
 )
 
 func main() {

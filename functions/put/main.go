@@ -1,5 +1,5 @@
 // Command put is the Lambda function that serves SCIM PUT requests
-// (template.yaml: PutFunction). It only wires: see pkg/gateway.
+// (template.yaml: PutFunction). It only wires: see internal/gateway.
 package main
 
 import (
@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-scim/serverless-scim/pkg/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/gateway"
 )
 
 func main() {

@@ -1,0 +1,517 @@
+package samtemplate_test
+
+// The tests in this file hold template.yaml to the contracts the Go code and
+// the operators rely on: logical IDs, routes, least-privilege policies, the
+// table's definition, the authorizer's wiring and API Gateway's error bodies.
+
+import (
+	"encoding/json"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"gopkg.in/yaml.v3"
+)
+
+// scimPaths are the API's resource paths; every one is routed for every verb.
+var scimPaths = []string{
+	"/scim/v2/Users",
+	"/scim/v2/Users/{id}",
+	"/scim/v2/Users/.search",
+	"/scim/v2/.search",
+	"/scim/v2/ServiceProviderConfig",
+	"/scim/v2/Schemas",
+	"/scim/v2/Schemas/{id}",
+	"/scim/v2/ResourceTypes",
+	"/scim/v2/ResourceTypes/{id}",
+}
+
+// verbFunctions maps each HTTP method to the function that serves it.
+var verbFunctions = map[string]string{
+	"GET":    "GetFunction",
+	"POST":   "PostFunction",
+	"PUT":    "PutFunction",
+	"PATCH":  "PatchFunction",
+	"DELETE": "DeleteFunction",
+}
+
+func loadTemplate(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	tpl, err := samtemplate.LoadRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+func TestTemplateFunctions(t *testing.T) {
+	tpl := loadTemplate(t)
+	folders := map[string]string{
+		"GetFunction": "get", "PostFunction": "post", "PutFunction": "put",
+		"PatchFunction": "patch", "DeleteFunction": "delete", "AuthorizerFunction": "authorizer",
+	}
+	var ids []string
+	for id := range tpl.Functions {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	want := []string{"AuthorizerFunction", "DeleteFunction", "GetFunction", "PatchFunction", "PostFunction", "PutFunction"}
+	if !reflect.DeepEqual(ids, want) {
+		t.Fatalf("functions = %v, want %v", ids, want)
+	}
+	for id := range folders {
+		fn := tpl.Functions[id]
+		t.Run(id, func(t *testing.T) {
+			if fn.Runtime != "provided.al2023" || fn.Handler != "bootstrap" || fn.CodeURI != "." || fn.BuildMethod != "makefile" {
+				t.Errorf("Runtime, Handler, CodeUri, BuildMethod = %q, %q, %q, %q; want provided.al2023, bootstrap, ., makefile",
+					fn.Runtime, fn.Handler, fn.CodeURI, fn.BuildMethod)
+			}
+			if !reflect.DeepEqual(fn.Architectures, []string{"arm64"}) {
+				t.Errorf("Architectures = %v, want [arm64]", fn.Architectures)
+			}
+			if len(fn.ManagedPolicies) != 0 {
+				t.Errorf("ManagedPolicies = %v, want only inline statements", fn.ManagedPolicies)
+			}
+			// Local-only overrides must never reach AWS.
+			for _, v := range []string{"SCIM_DYNAMODB_ENDPOINT", "SECRETSMANAGER_ENDPOINT"} {
+				_, lit := fn.Env[v]
+				_, ref := fn.EnvRefs[v]
+				if lit || ref {
+					t.Errorf("%s is set; it is a local-only override", v)
+				}
+			}
+			if id == "AuthorizerFunction" {
+				if got := fn.EnvRefs["API_KEYS_SECRET_ARN"]; got != "ApiKeysSecret" {
+					t.Errorf("API_KEYS_SECRET_ARN refers to %q, want ApiKeysSecret", got)
+				}
+				if got := fn.EnvRefs["API_KEYS_CACHE_TTL"]; got != "ApiKeysCacheTtl" {
+					t.Errorf("API_KEYS_CACHE_TTL refers to %q, want the ApiKeysCacheTtl parameter", got)
+				}
+				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
+					t.Error("the authorizer has TABLE_NAME; it must not know the table")
+				}
+			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "UsersTable" {
+				t.Errorf("TABLE_NAME refers to %q, want UsersTable", got)
+			}
+			group := tpl.Node("Resources", id, "Properties", "LoggingConfig", "LogGroup")
+			if group == nil || group.Tag != "!Ref" || group.Value != id+"LogGroup" {
+				t.Errorf("LoggingConfig.LogGroup = %v, want !Ref %sLogGroup", group, id)
+			}
+			retention := tpl.Node("Resources", id+"LogGroup", "Properties", "RetentionInDays")
+			if retention == nil || retention.Value != "LogRetentionInDays" {
+				t.Errorf("%sLogGroup has no RetentionInDays from the LogRetentionInDays parameter", id)
+			}
+		})
+	}
+}
+
+func TestTemplateRoutes(t *testing.T) {
+	tpl := loadTemplate(t)
+	var want []samtemplate.Route
+	for _, p := range scimPaths {
+		for m, fn := range verbFunctions {
+			want = append(want, samtemplate.Route{Method: m, Path: p, Function: fn})
+		}
+	}
+	key := func(r samtemplate.Route) string { return r.Path + " " + r.Method }
+	sort.Slice(want, func(i, j int) bool { return key(want[i]) < key(want[j]) })
+	got := slices.Clone(tpl.Routes)
+	sort.Slice(got, func(i, j int) bool { return key(got[i]) < key(got[j]) })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("routes differ from every SCIM path × every verb:\n got %v\nwant %v", got, want)
+	}
+	// Every Api event belongs to ScimApi (an implicit API would have no authorizer).
+	for _, fnID := range verbFunctions {
+		events := tpl.Node("Resources", fnID, "Properties", "Events")
+		for i := 0; i+1 < len(events.Content); i += 2 {
+			name := events.Content[i].Value
+			api := tpl.Node("Resources", fnID, "Properties", "Events", name, "Properties", "RestApiId")
+			if api == nil || api.Tag != "!Ref" || api.Value != "ScimApi" {
+				t.Errorf("%s event %s: RestApiId = %v, want !Ref ScimApi", fnID, name, api)
+			}
+		}
+	}
+}
+
+// TestTemplateLeastPrivilege pins each role to exactly the actions its verb
+// needs. TransactWriteItems is authorised per item action (Put → PutItem,
+// Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem).
+func TestTemplateLeastPrivilege(t *testing.T) {
+	tpl := loadTemplate(t)
+	table := []string{"!GetAtt UsersTable.Arn"}
+	tests := []struct {
+		function  string
+		actions   []string
+		resources []string
+	}{
+		{"GetFunction", []string{"dynamodb:GetItem", "dynamodb:Query"}, table},
+		{"PostFunction", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
+		{"PutFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+		{"PatchFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, table},
+		{"DeleteFunction", []string{"dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, table},
+		{"AuthorizerFunction", []string{"secretsmanager:GetSecretValue"}, []string{"!Ref ApiKeysSecret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.function, func(t *testing.T) {
+			fn := tpl.Functions[tt.function]
+			var actions []string
+			for _, s := range fn.Statements {
+				if s.Effect != "Allow" {
+					t.Errorf("statement %q has Effect %q", s.Sid, s.Effect)
+				}
+				for _, a := range s.Actions {
+					if strings.Contains(a, "*") {
+						t.Errorf("statement %q grants wildcard action %q", s.Sid, a)
+					}
+				}
+				if !reflect.DeepEqual(s.Resources, tt.resources) {
+					t.Errorf("statement %q resources = %v, want %v", s.Sid, s.Resources, tt.resources)
+				}
+				actions = append(actions, s.Actions...)
+			}
+			sort.Strings(actions)
+			if !reflect.DeepEqual(actions, tt.actions) {
+				t.Errorf("actions = %v, want %v", actions, tt.actions)
+			}
+		})
+	}
+}
+
+// TestTemplateTableMatchesCode proves that the table CloudFormation creates
+// and the table the code creates on DynamoDB Local (dynamo.TableDefinition)
+// have the same keys, attribute definitions, billing mode and indexes.
+func TestTemplateTableMatchesCode(t *testing.T) {
+	tpl := loadTemplate(t)
+	td := tpl.Table
+	if td == nil || td.LogicalID != "UsersTable" {
+		t.Fatalf("table = %+v, want UsersTable", td)
+	}
+	code := dynamo.TableDefinition("x")
+
+	var codeKeys []samtemplate.KeyElement
+	for _, k := range code.KeySchema {
+		codeKeys = append(codeKeys, samtemplate.KeyElement{Name: *k.AttributeName, Type: string(k.KeyType)})
+	}
+	var codeAttrs []samtemplate.AttributeDef
+	for _, a := range code.AttributeDefinitions {
+		codeAttrs = append(codeAttrs, samtemplate.AttributeDef{Name: *a.AttributeName, Type: string(a.AttributeType)})
+	}
+	byName := func(a []samtemplate.AttributeDef) []samtemplate.AttributeDef {
+		a = slices.Clone(a)
+		sort.Slice(a, func(i, j int) bool { return a[i].Name < a[j].Name })
+		return a
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"KeySchema", td.KeySchema, codeKeys},
+		{"AttributeDefinitions", byName(td.AttributeDefinitions), byName(codeAttrs)},
+		{"BillingMode", td.BillingMode, string(code.BillingMode)},
+		{"GlobalSecondaryIndexes", len(td.GlobalSecondaryIndexes), len(code.GlobalSecondaryIndexes)},
+		{"LocalSecondaryIndexes", len(td.LocalSecondaryIndexes), len(code.LocalSecondaryIndexes)},
+		{"TTL attribute", td.TTLAttribute, dynamo.AttrTTL},
+		{"TTL enabled", td.TTLEnabled, true},
+		{"point-in-time recovery", td.PointInTimeRecovery, true},
+		{"deletion protection", td.DeletionProtection, true},
+		{"server-side encryption", td.SSE, true},
+		{"DeletionPolicy", td.DeletionPolicy, "Retain"},
+		{"UpdateReplacePolicy", td.UpdateReplacePolicy, "Retain"},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: template %v, code %v", c.name, c.got, c.want)
+		}
+	}
+	if tpl.Node("Resources", "UsersTable", "Properties", "TableName") != nil {
+		t.Error("UsersTable has a fixed TableName; a name would block replacement and collide between stacks")
+	}
+}
+
+func TestTemplateAuthorizer(t *testing.T) {
+	tpl := loadTemplate(t)
+	auth := tpl.Node("Resources", "ScimApi", "Properties", "Auth")
+	if got := str(auth, "DefaultAuthorizer"); got != "ApiKeyAuthorizer" {
+		t.Errorf("DefaultAuthorizer = %q, want ApiKeyAuthorizer", got)
+	}
+	a := child(auth, "Authorizers", "ApiKeyAuthorizer")
+	fnArn := child(a, "FunctionArn")
+	if fnArn == nil || fnArn.Tag != "!GetAtt" || fnArn.Value != "AuthorizerFunction.Arn" {
+		t.Errorf("FunctionArn = %v, want !GetAtt AuthorizerFunction.Arn", fnArn)
+	}
+	for _, c := range []struct{ key, want string }{
+		{"FunctionPayloadType", "TOKEN"},
+		{"Identity.Header", "Authorization"},
+		{"Identity.ReauthorizeEvery", "300"},
+	} {
+		if got := str(a, strings.Split(c.key, ".")...); got != c.want {
+			t.Errorf("%s = %q, want %q", c.key, got, c.want)
+		}
+	}
+	expr := str(a, "Identity", "ValidationExpression")
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		t.Fatalf("ValidationExpression %q: %v", expr, err)
+	}
+	for _, h := range []struct {
+		header string
+		ok     bool
+	}{
+		{"Bearer scim_k1_abcDEF-_.~+/0123456789", true},
+		{"bearer abc", true},
+		{"BEARER abc==", true},
+		{"Bearer   abc", true},
+		{"Bearer " + strings.Repeat("a", 500), true},
+		{"Bearer " + strings.Repeat("a", 501), false},
+		{"Bearer ", false},
+		{"Bearer", false},
+		{"", false},
+		{"Basic dXNlcjpwYXNz", false},
+		{"Token abc", false},
+		{"Bearer abc def", false},
+		{"Bearer abc\n", false},
+		{"Bearer äbc", false},
+		{"Bearer =abc", false},
+	} {
+		if got := re.MatchString(h.header); got != h.ok {
+			t.Errorf("ValidationExpression matches %.40q = %v, want %v", h.header, got, h.ok)
+		}
+	}
+	// Every header the authorizer accepts must get past API Gateway's check.
+	for i := 0; i < 50; i++ {
+		k, err := apikey.Generate()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+			h := scheme + " " + k.String()
+			if _, err := apikey.ParseHeader(h); err != nil {
+				t.Fatalf("apikey.ParseHeader(%q) = %v", h, err)
+			}
+			if !re.MatchString(h) {
+				t.Errorf("ValidationExpression rejects a valid header %q", h)
+			}
+		}
+	}
+	// The authorizer's log group and secret: retained secret, created empty.
+	secret := tpl.Node("Resources", "ApiKeysSecret")
+	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "Retain" || str(secret, "UpdateReplacePolicy") != "Retain" {
+		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret")
+	}
+	set, err := keys.Decode([]byte(str(secret, "Properties", "SecretString")))
+	if err != nil || set.Version != keys.FormatVersion || len(set.Keys) != 0 {
+		t.Errorf("SecretString = %q: keys.Decode = %+v, %v; want an empty key set of version %d",
+			str(secret, "Properties", "SecretString"), set, err, keys.FormatVersion)
+	}
+}
+
+func TestTemplateGatewayResponses(t *testing.T) {
+	tpl := loadTemplate(t)
+	responses := tpl.Node("Resources", "ScimApi", "Properties", "GatewayResponses")
+	tests := []struct {
+		typ     string
+		status  int
+		headers map[string]string
+	}{
+		{"UNAUTHORIZED", 401, map[string]string{"WWW-Authenticate": "Bearer"}},
+		{"ACCESS_DENIED", 403, nil},
+		{"AUTHORIZER_FAILURE", 500, nil},
+		{"MISSING_AUTHENTICATION_TOKEN", 404, nil},
+		{"THROTTLED", 429, map[string]string{"Retry-After": "1"}},
+		{"REQUEST_TOO_LARGE", 413, nil},
+		{"DEFAULT_4XX", 400, nil},
+		{"DEFAULT_5XX", 502, nil},
+	}
+	for _, tt := range tests {
+		if child(responses, tt.typ) == nil {
+			t.Errorf("no gateway response for %s", tt.typ)
+		}
+	}
+	// Every configured response, not only the required ones, must be SCIM-shaped
+	// with a body status equal to the HTTP status.
+	for i := 0; i+1 < len(responses.Content); i += 2 {
+		typ, r := responses.Content[i].Value, responses.Content[i+1]
+		t.Run(typ, func(t *testing.T) {
+			code, err := strconv.Atoi(str(r, "StatusCode"))
+			if err != nil {
+				t.Fatalf("StatusCode %q: %v", str(r, "StatusCode"), err)
+			}
+			for _, tt := range tests {
+				if tt.typ == typ && tt.status != code {
+					t.Errorf("StatusCode = %d, want %d", code, tt.status)
+				}
+				if tt.typ == typ {
+					for h, v := range tt.headers {
+						if got := str(r, "ResponseParameters", "Headers", h); got != "'"+v+"'" {
+							t.Errorf("header %s = %s, want '%s'", h, got, v)
+						}
+					}
+				}
+			}
+			if got := str(r, "ResponseParameters", "Headers", "Content-Type"); got != "'application/scim+json'" {
+				t.Errorf("Content-Type = %s, want 'application/scim+json'", got)
+			}
+			templates := child(r, "ResponseTemplates")
+			for _, ct := range []string{"application/json", "application/scim+json"} {
+				var body struct {
+					Schemas []string `json:"schemas"`
+					Status  string   `json:"status"`
+					Detail  string   `json:"detail"`
+				}
+				dec := json.NewDecoder(strings.NewReader(str(templates, ct)))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&body); err != nil {
+					t.Errorf("%s template: %v", ct, err)
+					continue
+				}
+				if !reflect.DeepEqual(body.Schemas, []string{"urn:ietf:params:scim:api:messages:2.0:Error"}) || body.Status != strconv.Itoa(code) || body.Detail == "" {
+					t.Errorf("%s template = %+v, want a SCIM error with status %q and a detail", ct, body, strconv.Itoa(code))
+				}
+			}
+		})
+	}
+}
+
+func TestTemplateStage(t *testing.T) {
+	tpl := loadTemplate(t)
+	api := tpl.Node("Resources", "ScimApi", "Properties")
+	if str(api, "TracingEnabled") != "true" {
+		t.Error("X-Ray tracing is off")
+	}
+	if n := child(api, "StageName"); n == nil || n.Tag != "!Ref" || n.Value != "StageName" {
+		t.Errorf("StageName = %v, want !Ref StageName", n)
+	}
+	settings := child(api, "MethodSettings")
+	if settings == nil || len(settings.Content) != 1 {
+		t.Fatalf("MethodSettings = %v, want one entry for /* *", settings)
+	}
+	s := settings.Content[0]
+	for _, c := range []struct{ key, want string }{
+		{"ResourcePath", "/*"}, {"HttpMethod", "*"}, {"DataTraceEnabled", "false"}, {"MetricsEnabled", "true"},
+	} {
+		if got := str(s, c.key); got != c.want {
+			t.Errorf("MethodSettings %s = %q, want %q", c.key, got, c.want)
+		}
+	}
+	for key, param := range map[string]string{"ThrottlingRateLimit": "ThrottlingRateLimit", "ThrottlingBurstLimit": "ThrottlingBurstLimit"} {
+		if n := child(s, key); n == nil || n.Tag != "!Ref" || n.Value != param {
+			t.Errorf("MethodSettings %s = %v, want !Ref %s", key, n, param)
+		}
+	}
+
+	format := str(api, "AccessLogSetting", "Format")
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(format), &fields); err != nil {
+		t.Fatalf("access log format is not one JSON object: %v", err)
+	}
+	if fields["requestId"] != "$context.requestId" {
+		t.Error("access log lacks $context.requestId")
+	}
+	for name, v := range fields {
+		if !strings.HasPrefix(v, "$context.") || strings.Contains(strings.ToLower(v), "header") ||
+			strings.Contains(strings.ToLower(v), "authorization") || strings.Contains(v, "$input") {
+			t.Errorf("access log field %s = %q: only $context values, never headers or bodies", name, v)
+		}
+	}
+	if dest := child(api, "AccessLogSetting", "DestinationArn"); dest == nil || dest.Value != "ApiAccessLogGroup.Arn" {
+		t.Errorf("access logs go to %v, want ApiAccessLogGroup", dest)
+	}
+}
+
+func TestTemplateOutputs(t *testing.T) {
+	tpl := loadTemplate(t)
+	outputs := tpl.Node("Outputs")
+	want := map[string]string{
+		"ScimBaseUrl":           "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2",
+		"UsersTableName":        "UsersTable",
+		"ApiKeysSecretArn":      "ApiKeysSecret",
+		"CreateFirstKeyCommand": "go run ./cmd/scimctl keys create --tenant <tenant> --description \"Okta production\" --region ${AWS::Region} --secret ${ApiKeysSecret}",
+	}
+	for name, v := range want {
+		n := child(outputs, name, "Value")
+		if n == nil || n.Value != v {
+			t.Errorf("output %s = %v, want %q", name, n, v)
+		}
+	}
+}
+
+func child(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func str(n *yaml.Node, keys ...string) string {
+	n = child(n, keys...)
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+// TestTemplateParameterDefaults: every parameter's default is acceptable to
+// CloudFormation, and the durations are ones the authorizer can parse.
+func TestTemplateParameterDefaults(t *testing.T) {
+	tpl := loadTemplate(t)
+	names := tpl.Parameters()
+	if len(names) == 0 {
+		t.Fatal("no parameters")
+	}
+	for _, name := range names {
+		def := tpl.Node("Parameters", name, "Default")
+		if def == nil {
+			t.Errorf("%s has no default; a first deploy should need no answers", name)
+			continue
+		}
+		if err := tpl.CheckParameter(name, def.Value); err != nil {
+			t.Errorf("default: %v", err)
+		}
+	}
+	if d, err := time.ParseDuration(str(tpl.Node("Parameters"), "ApiKeysCacheTtl", "Default")); err != nil || d <= 0 {
+		t.Errorf("ApiKeysCacheTtl default is not a positive Go duration: %v", err)
+	}
+}
+
+func TestCheckParameter(t *testing.T) {
+	tpl := loadTemplate(t)
+	tests := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"StageName", "prod", true},
+		{"StageName", "pro d", false},
+		{"FunctionTimeout", "29", true},
+		{"FunctionTimeout", "30", false},
+		{"FunctionTimeout", "ten", false},
+		{"FunctionMemorySize", "64", false},
+		{"LogRetentionInDays", "365", true},
+		{"LogRetentionInDays", "366", false},
+		{"ApiKeysCacheTtl", "30s", true},
+		{"ApiKeysCacheTtl", "30", false},
+		{"NoSuchParameter", "1", false},
+	}
+	for _, tt := range tests {
+		if err := tpl.CheckParameter(tt.name, tt.value); (err == nil) != tt.ok {
+			t.Errorf("CheckParameter(%s, %q) = %v, want ok=%v", tt.name, tt.value, err, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+// Package authorizer is the API Gateway TOKEN authorizer: it turns the
+// Authorization header of a request into an IAM policy and the tenant the
+// request acts on. The same Handler runs in the authorizer Lambda and in the
+// local API (`make run`), fed the same events.
+//
+// API Gateway's contract decides the shape of every answer:
+//   - a missing, malformed, unknown, wrong, revoked or expired key returns
+//     exactly errors.New("Unauthorized"), which API Gateway answers with 401
+//     (RFC 6750 §3.1 invalid_token); nothing else may produce that error;
+//   - a key set that cannot be loaded returns another error, which API
+//     Gateway answers with a 5xx: the IdP retries instead of quarantining
+//     the connection for a bad key;
+//   - a good key returns an Allow policy for every method and path of the
+//     stage, because API Gateway caches the policy per token and reuses it
+//     for other routes, and a context with the flat strings "tenant" and
+//     "keyId".
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
+)
+
+// Keys of the context the authorizer returns. API Gateway passes them to the
+// integration as requestContext.authorizer.tenant and .keyId.
+const (
+	// ContextTenant holds the tenant every storage access must be scoped to.
+	ContextTenant = "tenant"
+	// ContextKeyID holds the id of the key used, for audit logs.
+	ContextKeyID = "keyId"
+)
+
+// ErrUnauthorized is the one error API Gateway turns into a 401. Its text
+// must be exactly "Unauthorized".
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// ErrUnavailable is returned when the key set cannot be loaded and no usable
+// copy is cached. API Gateway answers it with a 5xx, never a 401.
+var ErrUnavailable = errors.New("authorizer: key set unavailable")
+
+// Handler checks bearer keys against a cached key set.
+type Handler struct {
+	cache *keys.Cache
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	cache keys.CacheConfig
+}
+
+// WithCache sets how the key set is cached (TTL, stale bound, clock,
+// logger); see keys.CacheConfig for the defaults. It replaces the settings
+// of options given before it.
+func WithCache(cfg keys.CacheConfig) Option { return func(o *options) { o.cache = cfg } }
+
+// WithTTL sets only the key set cache's TTL.
+func WithTTL(d time.Duration) Option { return func(o *options) { o.cache.TTL = d } }
+
+// WithLogger sets the logger for decisions (key ids only, never keys).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.cache.Logger = l } }
+
+// WithClock sets the clock used for expiry and caching.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.cache.Now = now } }
+
+// New returns a Handler reading keys from src through a cache. Nothing is
+// loaded until the first request, which keeps Lambda cold starts short.
+func New(src keys.Source, opts ...Option) *Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.cache.Now == nil {
+		o.cache.Now = time.Now
+	}
+	if o.cache.Logger == nil {
+		o.cache.Logger = slog.Default()
+	}
+	return &Handler{cache: keys.NewCache(src, o.cache), now: o.cache.Now, log: o.cache.Logger}
+}
+
+// Handle is the Lambda handler for a TOKEN authorizer event. See the package
+// comment for what each outcome returns.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	var none events.APIGatewayCustomAuthorizerResponse
+	resource, err := stageResource(ev.MethodArn)
+	if err != nil {
+		h.log.Error("authorizer: bad methodArn", "methodArn", ev.MethodArn)
+		return none, err
+	}
+	// Shape and checksum first: garbage never reaches the key store.
+	key, err := apikey.ParseHeader(ev.AuthorizationToken)
+	if err != nil {
+		h.log.Info("deny", "reason", err.Error())
+		return none, ErrUnauthorized
+	}
+	set, err := h.cache.Get(ctx)
+	if err != nil {
+		return none, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	rec, err := set.Authenticate(key, h.now())
+	if errors.Is(err, keys.ErrUnknownKey) {
+		// Maybe created since the set was loaded: reload (rate-limited,
+		// so made-up key ids cannot hammer the store).
+		if set, rerr := h.cache.Refresh(ctx); rerr == nil {
+			rec, err = set.Authenticate(key, h.now())
+		}
+	}
+	if err != nil {
+		h.log.Info("deny", "reason", err.Error(), "keyId", key.ID)
+		return none, ErrUnauthorized
+	}
+	h.log.Info("allow", "keyId", rec.ID, "tenant", rec.Tenant)
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: rec.ID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action:   []string{"execute-api:Invoke"},
+				Effect:   "Allow",
+				Resource: []string{resource},
+			}},
+		},
+		Context: map[string]any{ContextTenant: rec.Tenant, ContextKeyID: rec.ID},
+	}, nil
+}
+
+// stageResource turns a method ARN such as
+// arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/Users/42 into
+// arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*/*, the resource
+// covering every method and path of the stage.
+func stageResource(methodARN string) (string, error) {
+	parts := strings.SplitN(methodARN, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "execute-api" {
+		return "", fmt.Errorf("authorizer: methodArn %q is not an execute-api ARN", methodARN)
+	}
+	path := strings.SplitN(parts[5], "/", 3)
+	if len(path) < 2 || path[0] == "" || path[1] == "" {
+		return "", fmt.Errorf("authorizer: methodArn %q has no api id and stage", methodARN)
+	}
+	return strings.Join(parts[:5], ":") + ":" + path[0] + "/" + path[1] + "/*/*", nil
+}

@@ -1,0 +1,109 @@
+// Package keyfile keeps the API key set (package keys) in a local JSON file,
+// the same document the Secrets Manager secret holds. `make run` and
+// `scimctl` without --secret use it (default .data/keys.json).
+//
+// Readers never lock: writers replace the file atomically (temporary file,
+// fsync, rename), so a reader sees the old or the new document, never half
+// of one. Writers serialise on an advisory lock on "<file>.lock", so two
+// scimctl runs at once cannot lose each other's change.
+package keyfile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/serverless-scim/serverless-scim/internal/keys"
+)
+
+// DefaultPath is where `make run` and scimctl keep the local key set.
+const DefaultPath = ".data/keys.json"
+
+// Store is a keys.Store backed by one file.
+type Store struct {
+	path string
+}
+
+var _ keys.Store = (*Store)(nil)
+
+// New returns a Store for the file at path. The file and its directory are
+// created on the first Update.
+func New(path string) *Store { return &Store{path: path} }
+
+// Path returns the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Load reads the file. A missing file is an empty key set (nothing has been
+// created yet); an unreadable or malformed one is an error.
+func (s *Store) Load(ctx context.Context) (*keys.Set, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &keys.Set{Version: keys.FormatVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyfile: %w", err)
+	}
+	set, err := keys.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("keyfile: %s: %w", s.path, err)
+	}
+	return set, nil
+}
+
+// Update implements keys.Store under the file lock.
+func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set, error) {
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keyfile: %w", err)
+	}
+	unlock, err := lock(ctx, s.path+".lock")
+	if err != nil {
+		return nil, fmt.Errorf("keyfile: locking %s: %w", s.path, err)
+	}
+	defer unlock()
+	set, err := s.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := set.Apply(fn)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(s.path, append(doc, '\n')); err != nil {
+		return nil, fmt.Errorf("keyfile: %w", err)
+	}
+	return set, nil
+}
+
+// writeFile replaces path with data atomically, mode 0600.
+func writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op once renamed
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// lockPoll is how often a busy lock is retried.
+const lockPoll = 10 * time.Millisecond

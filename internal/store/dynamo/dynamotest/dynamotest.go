@@ -1,0 +1,89 @@
+// Package dynamotest gives tests a fresh table on DynamoDB Local: the one
+// named by SCIM_DYNAMODB_ENDPOINT (make test starts it), or one it starts
+// itself for the test binary. Tests that claim storage behaviour use it;
+// there is no in-memory stand-in.
+package dynamotest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+)
+
+var (
+	once     sync.Once
+	endpoint string
+	startErr error
+	counter  atomic.Int64
+)
+
+// Endpoint returns the DynamoDB Local endpoint for this test binary,
+// starting one when SCIM_DYNAMODB_ENDPOINT is not set. It fails the test
+// (never skips it) when DynamoDB Local cannot be had.
+func Endpoint(tb testing.TB) string {
+	tb.Helper()
+	once.Do(func() {
+		if e := os.Getenv(ddblocal.EndpointEnv); e != "" {
+			endpoint = e
+			return
+		}
+		// Started for this test binary; it ends with the process (Pdeathsig).
+		srv, err := ddblocal.Start(context.Background(), ddblocal.Options{})
+		if err != nil {
+			startErr = err
+			return
+		}
+		endpoint = srv.Endpoint
+	})
+	if startErr != nil {
+		tb.Fatalf("DynamoDB Local: %v", startErr)
+	}
+	return endpoint
+}
+
+// Table creates a uniquely named table for tb on DynamoDB Local and deletes
+// it when the test ends. It returns the client and the table name.
+func Table(tb testing.TB) (*dynamodb.Client, string) {
+	tb.Helper()
+	db := ddblocal.Client(Endpoint(tb))
+	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), sanitize(tb.Name()))
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := dynamo.EnsureTable(ctx, db, name); err != nil {
+		tb.Fatalf("creating table: %v", err)
+	}
+	tb.Cleanup(func() {
+		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+	})
+	return db, name
+}
+
+// Store returns a dynamo.Store on a fresh table.
+func Store(tb testing.TB) *dynamo.Store {
+	db, name := Table(tb)
+	return dynamo.New(db, name)
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
