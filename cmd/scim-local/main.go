@@ -25,7 +25,6 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
-	"github.com/serverless-scim/serverless-scim/internal/users"
 )
 
 func main() {
@@ -79,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	functions := gateway.Handlers(users.New(dynamo.New(db, *table)))
+	functions := gateway.Handlers(gateway.Resources(dynamo.New(db, *table)))
 	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL)
 	if err != nil {
 		return err

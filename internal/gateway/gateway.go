@@ -45,12 +45,13 @@ var Functions = map[string]string{
 	"DeleteFunction": http.MethodDelete,
 }
 
-// Handlers returns the handler of every SCIM function on svc, by logical ID:
-// what the local API and the tests serve in place of the deployed functions.
-func Handlers(svc *users.Service) map[string]Handler {
+// Handlers returns the handler of every SCIM function serving resources,
+// by logical ID: what the local API and the tests serve in place of the
+// deployed functions.
+func Handlers(resources []scimhttp.Service) map[string]Handler {
 	out := make(map[string]Handler, len(Functions))
 	for id, method := range Functions {
-		out[id] = New(method, svc)
+		out[id] = New(method, resources)
 	}
 	return out
 }
@@ -99,9 +100,10 @@ func BaseURL(r *http.Request) string {
 	return proto + "://" + host + prefix + scimhttp.BasePath
 }
 
-// New returns the Lambda handler of the function serving method, on users.
-func New(method string, svc *users.Service) Handler {
-	h := scimhttp.New(scimhttp.Config{Users: svc, Tenant: Tenant, BaseURL: BaseURL})
+// New returns the Lambda handler of the function serving method for the
+// resource types in resources.
+func New(method string, resources []scimhttp.Service) Handler {
+	h := scimhttp.New(scimhttp.Config{Resources: resources, Tenant: Tenant, BaseURL: BaseURL})
 	adapter := httpadapter.New(accessLog(h.Only(method)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		resp, err := adapter.ProxyWithContext(ctx, ev)
@@ -166,7 +168,14 @@ func FromEnv(ctx context.Context, method string) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(method, users.New(dynamo.New(db, table))), nil
+	return New(method, Resources(dynamo.New(db, table))), nil
+}
+
+// Resources returns the resource types this service serves, on their
+// stores: the one list that routes, discovery and the root search are
+// generated from.
+func Resources(store *dynamo.Store) []scimhttp.Service {
+	return []scimhttp.Service{users.New(store)}
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/users"
 )
@@ -33,7 +34,7 @@ func TestHandler(t *testing.T) {
 	ctx := context.Background()
 	auth := map[string]any{"tenant": "acme", "keyId": "k1", "principalId": "k1"}
 
-	post := gateway.New(http.MethodPost, svc)
+	post := gateway.New(http.MethodPost, []scimhttp.Service{svc})
 	ev := event("POST", "/scim/v2/Users", auth)
 	ev.Body = `{"userName":"a@acme.io"}`
 	resp, err := post(ctx, ev)
@@ -48,7 +49,7 @@ func TestHandler(t *testing.T) {
 		t.Errorf("location = %q, want %q (stage prefix from requestContext.path)", loc, want)
 	}
 
-	get := gateway.New(http.MethodGet, svc)
+	get := gateway.New(http.MethodGet, []scimhttp.Service{svc})
 	for _, tc := range []struct {
 		name   string
 		ev     events.APIGatewayProxyRequest
@@ -93,7 +94,7 @@ func TestAccessLogNeverHoldsSecretsOrPersonalData(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
 	svc := users.New(dynamotest.Store(t))
-	get := gateway.New(http.MethodGet, svc)
+	get := gateway.New(http.MethodGet, []scimhttp.Service{svc})
 	ev := event("GET", "/scim/v2/Users", map[string]any{"tenant": "acme", "keyId": "k1"})
 	ev.RequestContext.RequestID = "req-123"
 	ev.RequestContext.ResourcePath = "/scim/v2/Users"

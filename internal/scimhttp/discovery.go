@@ -3,9 +3,9 @@ package scimhttp
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
-	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -47,7 +47,7 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, 
 			"defaultPaginationMethod": "index",
 			"defaultPageSize":         DefaultCount,
 			"maxPageSize":             MaxResults,
-			"cursorTimeout":           int(users.CursorTimeout.Seconds()),
+			"cursorTimeout":           int(scim.CursorTimeout.Seconds()),
 		},
 		"etag": map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
@@ -113,23 +113,38 @@ func (h *Handler) resourceTypes(w http.ResponseWriter, r *http.Request, _ string
 	if err := noFilter(r); err != nil {
 		return err
 	}
-	return writeDoc(w, listOf([]any{h.resourceTypeDoc(r, h.cfg.Users.ResourceType())}))
+	items := make([]any, 0, len(h.cfg.Resources))
+	for _, svc := range h.cfg.Resources {
+		items = append(items, h.resourceTypeDoc(r, svc.ResourceType()))
+	}
+	return writeDoc(w, listOf(items))
 }
 
 func (h *Handler) resourceType(w http.ResponseWriter, r *http.Request, _ string) error {
 	if err := noFilter(r); err != nil {
 		return err
 	}
-	rt := h.cfg.Users.ResourceType()
-	if !strings.EqualFold(r.PathValue("id"), rt.ID) {
-		return scim.Errorf(http.StatusNotFound, "", "no resource type %q", r.PathValue("id"))
+	for _, svc := range h.cfg.Resources {
+		if rt := svc.ResourceType(); strings.EqualFold(r.PathValue("id"), rt.ID) {
+			return writeDoc(w, h.resourceTypeDoc(r, rt))
+		}
 	}
-	return writeDoc(w, h.resourceTypeDoc(r, rt))
+	return scim.Errorf(http.StatusNotFound, "", "no resource type %q", r.PathValue("id"))
 }
 
+// allSchemas lists the schemas of every served type, each once, in the
+// order of the types.
 func (h *Handler) allSchemas() []*scim.Schema {
-	rt := h.cfg.Users.ResourceType()
-	return append([]*scim.Schema{rt.Schema}, rt.Extensions...)
+	var out []*scim.Schema
+	for _, svc := range h.cfg.Resources {
+		rt := svc.ResourceType()
+		for _, s := range append([]*scim.Schema{rt.Schema}, rt.Extensions...) {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 func (h *Handler) schemas(w http.ResponseWriter, r *http.Request, _ string) error {

@@ -5,6 +5,7 @@
 package scimhttp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -31,10 +31,32 @@ const (
 	MaxResults   = 1000
 )
 
+// Service is the RFC 7644 operations on one resource type's endpoint
+// (internal/users implements it for /Users). Errors are *scim.Error (the
+// client's to see) or internal errors; writeError translates both.
+type Service interface {
+	// ResourceType describes the endpoint: its path, schemas and name.
+	ResourceType() *scim.ResourceType
+	// Create stores a resource from a POST body (RFC 7644 §3.3).
+	Create(ctx context.Context, tenant string, body map[string]any) (*scim.Resource, error)
+	// Get returns the resource with the id, or scim.ErrNotFound (§3.4.1).
+	Get(ctx context.Context, tenant, id string) (*scim.Resource, error)
+	// Replace replaces the resource with a PUT body (§3.5.1).
+	Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error)
+	// Patch applies a PatchOp body (§3.5.2).
+	Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error)
+	// Delete removes the resource (§3.6).
+	Delete(ctx context.Context, tenant, id string, ifMatch *scim.Precondition) error
+	// List returns one page of a list or search (§3.4.2, §3.4.3).
+	List(ctx context.Context, tenant string, q scim.ListQuery) (*scim.ListResult, error)
+}
+
 // Config wires a Handler.
 type Config struct {
-	// Users serves /Users.
-	Users *users.Service
+	// Resources are the resource types served, each at its endpoint
+	// (scim.ResourceType.Endpoint). Routes, Location, meta.location,
+	// discovery and the root search are generated from this list.
+	Resources []Service
 	// Tenant returns the caller's tenant, taken from the API Gateway
 	// authorizer context (never from the request itself). An error means the
 	// request did not come through the authorizer: 401.
@@ -47,8 +69,20 @@ type Config struct {
 
 // Handler serves the SCIM API.
 type Handler struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg    Config
+	mux    *http.ServeMux
+	routes []route
+}
+
+// handlerFunc serves one route for the caller's tenant; a returned error
+// becomes the SCIM error response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, tenant string) error
+
+// route is one entry of the handler's table: a method on a path and what
+// serves it.
+type route struct {
+	method, path string
+	serve        handlerFunc
 }
 
 // Route is one path the handler serves, with the methods SCIM allows on it.
@@ -57,49 +91,63 @@ type Route struct {
 	Methods []string
 }
 
-// Routes lists every path the handler serves. Other methods on these paths
-// get 405; API Gateway routes every verb of each path to that verb's
-// function (see template.yaml), so the 405 comes from us, in SCIM form.
-func Routes() []Route {
-	return []Route{
-		{BasePath + "/Users", []string{http.MethodGet, http.MethodPost}},
-		{BasePath + "/Users/{id}", []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete}},
-		{BasePath + "/Users/.search", []string{http.MethodPost}},
-		{BasePath + "/.search", []string{http.MethodPost}},
-		{BasePath + "/ServiceProviderConfig", []string{http.MethodGet}},
-		{BasePath + "/Schemas", []string{http.MethodGet}},
-		{BasePath + "/Schemas/{id}", []string{http.MethodGet}},
-		{BasePath + "/ResourceTypes", []string{http.MethodGet}},
-		{BasePath + "/ResourceTypes/{id}", []string{http.MethodGet}},
-	}
-}
-
 // verbs are the methods API Gateway routes to the functions.
 var verbs = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// table lists every route: each resource type's endpoint, the root search
+// and discovery.
+func (h *Handler) table() []route {
+	var t []route
+	for _, svc := range h.cfg.Resources {
+		e := resourceEndpoint{h: h, svc: svc}
+		p := BasePath + svc.ResourceType().Endpoint
+		t = append(t,
+			route{http.MethodGet, p, e.list},
+			route{http.MethodPost, p, e.create},
+			route{http.MethodGet, p + "/{id}", e.get},
+			route{http.MethodPut, p + "/{id}", e.replace},
+			route{http.MethodPatch, p + "/{id}", e.patch},
+			route{http.MethodDelete, p + "/{id}", e.delete},
+			route{http.MethodPost, p + "/.search", e.search},
+		)
+	}
+	return append(t,
+		route{http.MethodPost, BasePath + "/.search", h.rootSearch},
+		route{http.MethodGet, BasePath + "/ServiceProviderConfig", h.serviceProviderConfig},
+		route{http.MethodGet, BasePath + "/Schemas", h.schemas},
+		route{http.MethodGet, BasePath + "/Schemas/{id}", h.schema},
+		route{http.MethodGet, BasePath + "/ResourceTypes", h.resourceTypes},
+		route{http.MethodGet, BasePath + "/ResourceTypes/{id}", h.resourceType},
+	)
+}
+
+// Routes lists every path the handler serves with its methods, in table
+// order. Other methods on these paths get 405; API Gateway routes every
+// verb of each path to that verb's function (see template.yaml), so the 405
+// comes from us, in SCIM form.
+func (h *Handler) Routes() []Route {
+	var out []Route
+	index := map[string]int{}
+	for _, rt := range h.routes {
+		i, ok := index[rt.path]
+		if !ok {
+			i = len(out)
+			index[rt.path] = i
+			out = append(out, Route{Path: rt.path})
+		}
+		out[i].Methods = append(out[i].Methods, rt.method)
+	}
+	return out
+}
 
 // New returns the SCIM handler.
 func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	handlers := map[string]func(http.ResponseWriter, *http.Request, string) error{
-		"GET " + BasePath + "/Users":                 h.listUsers,
-		"POST " + BasePath + "/Users":                h.createUser,
-		"GET " + BasePath + "/Users/{id}":            h.getUser,
-		"PUT " + BasePath + "/Users/{id}":            h.replaceUser,
-		"PATCH " + BasePath + "/Users/{id}":          h.patchUser,
-		"DELETE " + BasePath + "/Users/{id}":         h.deleteUser,
-		"POST " + BasePath + "/Users/.search":        h.searchUsers,
-		"POST " + BasePath + "/.search":              h.searchUsers,
-		"GET " + BasePath + "/ServiceProviderConfig": h.serviceProviderConfig,
-		"GET " + BasePath + "/Schemas":               h.schemas,
-		"GET " + BasePath + "/Schemas/{id}":          h.schema,
-		"GET " + BasePath + "/ResourceTypes":         h.resourceTypes,
-		"GET " + BasePath + "/ResourceTypes/{id}":    h.resourceType,
+	h.routes = h.table()
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.method+" "+rt.path, h.wrap(rt.serve))
 	}
-	for _, rt := range Routes() {
-		for _, m := range rt.Methods {
-			fn := handlers[m+" "+rt.Path]
-			h.mux.Handle(m+" "+rt.Path, h.wrap(fn))
-		}
+	for _, rt := range h.Routes() {
 		allowed := strings.Join(rt.Methods, ", ")
 		for _, m := range verbs {
 			if slices.Contains(rt.Methods, m) {
@@ -124,7 +172,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // wrap resolves the tenant, caps the body and turns returned errors into
 // SCIM error responses.
-func (h *Handler) wrap(fn func(http.ResponseWriter, *http.Request, string) error) http.Handler {
+func (h *Handler) wrap(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tenant, err := h.cfg.Tenant(r)
 		if err != nil || tenant == "" {
@@ -153,90 +201,86 @@ func readObject(r *http.Request) (map[string]any, error) {
 	return scim.ParseJSONObject(data)
 }
 
-func (h *Handler) location(r *http.Request, id string) string {
-	return h.cfg.BaseURL(r) + "/Users/" + id
+// resourceEndpoint serves one resource type's endpoint.
+type resourceEndpoint struct {
+	h   *Handler
+	svc Service
 }
 
-// writeResource renders one user with the request's projection, its ETag
-// and Location.
-func (h *Handler) writeResource(w http.ResponseWriter, r *http.Request, status int, res *scim.Resource) {
-	rt := h.cfg.Users.ResourceType()
+// location is the resource's URL (Location header, meta.location).
+func (h *Handler) location(r *http.Request, rt *scim.ResourceType, id string) string {
+	return h.cfg.BaseURL(r) + rt.Endpoint + "/" + id
+}
+
+// writeResource renders one resource with the request's projection, its
+// ETag and Location.
+func (e resourceEndpoint) writeResource(w http.ResponseWriter, r *http.Request, status int, res *scim.Resource) {
+	rt := e.svc.ResourceType()
 	q := r.URL.Query()
 	p := rt.ParseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
-	loc := h.location(r, res.ID)
+	loc := e.h.location(r, rt, res.ID)
 	w.Header().Set("ETag", res.Meta.ETag())
 	w.Header().Set("Location", loc)
 	writeJSON(w, status, rt.Render(res, loc, p))
 }
 
-func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+func (e resourceEndpoint) create(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readObject(r)
 	if err != nil {
 		return err
 	}
-	res, err := h.cfg.Users.Create(r.Context(), tenant, body)
+	res, err := e.svc.Create(r.Context(), tenant, body)
 	if err != nil {
 		return err
 	}
-	h.writeResource(w, r, http.StatusCreated, res)
+	e.writeResource(w, r, http.StatusCreated, res)
 	return nil
 }
 
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, tenant string) error {
-	res, err := h.cfg.Users.Get(r.Context(), tenant, r.PathValue("id"))
+func (e resourceEndpoint) get(w http.ResponseWriter, r *http.Request, tenant string) error {
+	res, err := e.svc.Get(r.Context(), tenant, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	// RFC 7644 §3.14: If-None-Match with the current version → 304.
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
-		if p := users.ParseIfMatch(inm); p != nil && (p.Any || containsVersion(p.Versions, res.Meta.Version)) {
-			w.Header().Set("ETag", res.Meta.ETag())
-			w.Header().Set("Content-Type", ContentType)
-			w.WriteHeader(http.StatusNotModified)
-			return nil
-		}
+	if inm := scim.ParseETags(r.Header.Get("If-None-Match")); inm != nil && inm.Matches(res.Meta.Version) {
+		w.Header().Set("ETag", res.Meta.ETag())
+		w.Header().Set("Content-Type", ContentType)
+		w.WriteHeader(http.StatusNotModified)
+		return nil
 	}
-	h.writeResource(w, r, http.StatusOK, res)
+	e.writeResource(w, r, http.StatusOK, res)
 	return nil
 }
 
-func containsVersion(vs []int64, v int64) bool {
-	for _, x := range vs {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func (h *Handler) replaceUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+func (e resourceEndpoint) replace(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readObject(r)
 	if err != nil {
 		return err
 	}
-	res, err := h.cfg.Users.Replace(r.Context(), tenant, r.PathValue("id"), body, users.ParseIfMatch(r.Header.Get("If-Match")))
+	res, err := e.svc.Replace(r.Context(), tenant, r.PathValue("id"), body, scim.ParseETags(r.Header.Get("If-Match")))
 	if err != nil {
 		return err
 	}
-	h.writeResource(w, r, http.StatusOK, res)
+	e.writeResource(w, r, http.StatusOK, res)
 	return nil
 }
 
-func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, tenant string) error {
+func (e resourceEndpoint) patch(w http.ResponseWriter, r *http.Request, tenant string) error {
 	body, err := readObject(r)
 	if err != nil {
 		return err
 	}
-	res, err := h.cfg.Users.Patch(r.Context(), tenant, r.PathValue("id"), body, users.ParseIfMatch(r.Header.Get("If-Match")))
+	res, err := e.svc.Patch(r.Context(), tenant, r.PathValue("id"), body, scim.ParseETags(r.Header.Get("If-Match")))
 	if err != nil {
 		return err
 	}
-	h.writeResource(w, r, http.StatusOK, res)
+	e.writeResource(w, r, http.StatusOK, res)
 	return nil
 }
 
-func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, tenant string) error {
-	if err := h.cfg.Users.Delete(r.Context(), tenant, r.PathValue("id"), users.ParseIfMatch(r.Header.Get("If-Match"))); err != nil {
+func (e resourceEndpoint) delete(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if err := e.svc.Delete(r.Context(), tenant, r.PathValue("id"), scim.ParseETags(r.Header.Get("If-Match"))); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", ContentType)
@@ -289,7 +333,8 @@ func parsePaging(startIndex, count string, cursor *string) (int, int, error) {
 	return si, c, nil
 }
 
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, tenant string) error {
+// queryParams reads the list parameters of GET on an endpoint.
+func queryParams(r *http.Request) (listParams, error) {
 	q := r.URL.Query()
 	p := listParams{
 		filter: q.Get("filter"), attributes: q.Get("attributes"), excluded: q.Get("excludedAttributes"),
@@ -300,20 +345,18 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, tenant strin
 		p.cursor = &c
 	}
 	var err error
-	if p.startIndex, p.count, err = parsePaging(q.Get("startIndex"), q.Get("count"), p.cursor); err != nil {
-		return err
-	}
-	return h.list(w, r, tenant, p)
+	p.startIndex, p.count, err = parsePaging(q.Get("startIndex"), q.Get("count"), p.cursor)
+	return p, err
 }
 
-// searchUsers serves POST /.search and POST /Users/.search (RFC 7644
-// §3.4.3): the SearchRequest body carries the query parameters.
-func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request, tenant string) error {
+// searchParams reads a SearchRequest body (RFC 7644 §3.4.3), which carries
+// the query parameters of POST .search.
+func searchParams(r *http.Request) (listParams, error) {
+	var p listParams
 	body, err := readObject(r)
 	if err != nil {
-		return err
+		return p, err
 	}
-	var p listParams
 	str := func(key string) (string, bool, error) {
 		for k, v := range body {
 			if !strings.EqualFold(k, key) || v == nil {
@@ -343,28 +386,59 @@ func (h *Handler) searchUsers(w http.ResponseWriter, r *http.Request, tenant str
 	fields := map[string]*string{"filter": &p.filter, "attributes": &p.attributes, "excludedAttributes": &p.excluded, "sortBy": &p.sortBy, "sortOrder": &p.sortOrder}
 	for k, dst := range fields {
 		if *dst, _, err = str(k); err != nil {
-			return err
+			return p, err
 		}
 	}
 	si, _, err := str("startIndex")
 	if err != nil {
-		return err
+		return p, err
 	}
 	c, _, err := str("count")
 	if err != nil {
-		return err
+		return p, err
 	}
 	cur, hasCursor, err := str("cursor")
 	if err != nil {
-		return err
+		return p, err
 	}
 	if hasCursor {
 		p.cursor = &cur
 	}
-	if p.startIndex, p.count, err = parsePaging(si, c, p.cursor); err != nil {
+	p.startIndex, p.count, err = parsePaging(si, c, p.cursor)
+	return p, err
+}
+
+func (p listParams) query() scim.ListQuery {
+	return scim.ListQuery{
+		Filter: p.filter, SortBy: p.sortBy, SortOrder: p.sortOrder,
+		StartIndex: p.startIndex, Count: p.count, Cursor: p.cursor,
+	}
+}
+
+// list serves GET on the endpoint (RFC 7644 §3.4.2).
+func (e resourceEndpoint) list(w http.ResponseWriter, r *http.Request, tenant string) error {
+	p, err := queryParams(r)
+	if err != nil {
 		return err
 	}
-	return h.list(w, r, tenant, p)
+	return e.run(w, r, tenant, p)
+}
+
+// search serves POST <endpoint>/.search (RFC 7644 §3.4.3).
+func (e resourceEndpoint) search(w http.ResponseWriter, r *http.Request, tenant string) error {
+	p, err := searchParams(r)
+	if err != nil {
+		return err
+	}
+	return e.run(w, r, tenant, p)
+}
+
+func (e resourceEndpoint) run(w http.ResponseWriter, r *http.Request, tenant string, p listParams) error {
+	res, err := e.svc.List(r.Context(), tenant, p.query())
+	if err != nil {
+		return err
+	}
+	return e.h.writeList(w, r, p, res)
 }
 
 // listResponse is the ListResponse message (RFC 7644 §3.4.2, RFC 9865).
@@ -378,24 +452,24 @@ type listResponse struct {
 	Resources      []json.RawMessage `json:"Resources"`
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string, p listParams) error {
-	res, err := h.cfg.Users.List(r.Context(), tenant, users.ListQuery{
-		Filter: p.filter, SortBy: p.sortBy, SortOrder: p.sortOrder,
-		StartIndex: p.startIndex, Count: p.count, Cursor: p.cursor,
-	})
-	if err != nil {
-		return err
-	}
-	rt := h.cfg.Users.ResourceType()
-	proj := rt.ParseProjection(p.attributes, p.excluded)
+// writeList renders a page, each resource with its own type's projection
+// and location.
+func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, p listParams, res *scim.ListResult) error {
 	out := listResponse{
 		Schemas:        []string{scim.ListResponseURN},
 		Resources:      make([]json.RawMessage, 0, len(res.Resources)),
 		NextCursor:     res.NextCursor,
 		PreviousCursor: res.PreviousCursor,
 	}
+	projections := map[*scim.ResourceType]scim.Projection{}
 	for _, u := range res.Resources {
-		out.Resources = append(out.Resources, rt.Render(u, h.location(r, u.ID), proj))
+		rt := h.typeOf(u)
+		proj, ok := projections[rt]
+		if !ok {
+			proj = rt.ParseProjection(p.attributes, p.excluded)
+			projections[rt] = proj
+		}
+		out.Resources = append(out.Resources, rt.Render(u, h.location(r, rt, u.ID), proj))
 	}
 	out.ItemsPerPage = len(out.Resources)
 	if res.HasTotal {
@@ -410,6 +484,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, tenant string, p 
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// typeOf returns the served resource type a resource belongs to.
+func (h *Handler) typeOf(res *scim.Resource) *scim.ResourceType {
+	for _, svc := range h.cfg.Resources {
+		if rt := svc.ResourceType(); rt.Name == res.Meta.ResourceType {
+			return rt
+		}
+	}
+	return h.cfg.Resources[0].ResourceType()
 }
 
 // Only restricts the handler to one HTTP method: the verb of the Lambda

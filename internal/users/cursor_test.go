@@ -7,7 +7,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
-// A cursor is good for CursorTimeout (advertised as cursorTimeout), then
+// A cursor is good for scim.CursorTimeout (advertised as cursorTimeout), then
 // expiredCursor; a cursor altered in any way is invalidCursor.
 func TestCursorLifetime(t *testing.T) {
 	t.Parallel()
@@ -16,7 +16,7 @@ func TestCursorLifetime(t *testing.T) {
 	if got, err := decodeCursor(c, "q1", now); err != nil || got.UserName != "a@x.io" || got.Kind != kindAfter {
 		t.Fatalf("fresh cursor: %+v, %v", got, err)
 	}
-	_, err := decodeCursor(c, "q1", now.Add(CursorTimeout+time.Minute))
+	_, err := decodeCursor(c, "q1", now.Add(scim.CursorTimeout+time.Minute))
 	if e, ok := scim.AsError(err); !ok || e.ScimType != scim.ScimTypeExpiredCursor || e.Status != 400 {
 		t.Errorf("old cursor: %v, want 400 expiredCursor", err)
 	}

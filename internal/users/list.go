@@ -2,9 +2,6 @@ package users
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math"
@@ -15,38 +12,6 @@ import (
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
-
-// CursorTimeout is how long a cursor stays valid (RFC 9865 cursorTimeout,
-// advertised in ServiceProviderConfig).
-const CursorTimeout = time.Hour
-
-// ListQuery holds the query parameters of a list or search request
-// (RFC 7644 §3.4.2, RFC 9865), already parsed and bounded by the transport.
-type ListQuery struct {
-	Filter    string
-	SortBy    string
-	SortOrder string // "ascending" (default) or "descending", any case
-	// StartIndex (1-based) and Count select the page in index mode.
-	StartIndex int
-	Count      int
-	// Cursor selects cursor paging (RFC 9865) when not nil; "" asks for the
-	// first page.
-	Cursor *string
-}
-
-// ListResult is one page of a list.
-type ListResult struct {
-	// TotalResults is the number of matching resources; HasTotal is false
-	// when it is not known (cursor paging with a filter that needs a read of
-	// every user: RFC 9865 lets such providers omit it).
-	TotalResults int
-	HasTotal     bool
-	StartIndex   int // index mode only
-	Resources    []*scim.Resource
-	// NextCursor and PreviousCursor are set in cursor mode when there is a
-	// next (previous) page.
-	NextCursor, PreviousCursor string
-}
 
 // sortSpec is a resolved sortBy/sortOrder (RFC 7644 §3.4.2.3).
 type sortSpec struct {
@@ -61,7 +26,7 @@ type sortSpec struct {
 //   - no filter and no sortBy: index pages read only the bucket their
 //     position falls in (Store.Slice), cursor pages only the page;
 //   - any other filter, or sortBy: a Query over all the tenant's users.
-func (s *Service) List(ctx context.Context, tenant string, q ListQuery) (*ListResult, error) {
+func (s *Service) List(ctx context.Context, tenant string, q scim.ListQuery) (*scim.ListResult, error) {
 	var f *filter.Filter
 	if strings.TrimSpace(q.Filter) != "" {
 		var err error
@@ -110,7 +75,7 @@ func (s *Service) List(ctx context.Context, tenant string, q ListQuery) (*ListRe
 		if err != nil {
 			return nil, err
 		}
-		return &ListResult{TotalResults: total, HasTotal: true, StartIndex: q.StartIndex, Resources: items}, nil
+		return &scim.ListResult{TotalResults: total, HasTotal: true, StartIndex: q.StartIndex, Resources: items}, nil
 	}
 	// A filter without sort in cursor mode reads only as far as the page.
 	if sort == nil && q.Cursor != nil {
@@ -178,11 +143,11 @@ func (s *Service) lookup(ctx context.Context, tenant string, f *filter.Filter) (
 
 // page sorts a complete result set and cuts the requested page from it, by
 // index or by an offset cursor.
-func (s *Service) page(all []*scim.Resource, sort *sortSpec, q ListQuery, cur *cursor, f *filter.Filter) (*ListResult, error) {
+func (s *Service) page(all []*scim.Resource, sort *sortSpec, q scim.ListQuery, cur *cursor, f *filter.Filter) (*scim.ListResult, error) {
 	if sort != nil {
 		sortResources(all, sort)
 	}
-	res := &ListResult{TotalResults: len(all), HasTotal: true, Resources: []*scim.Resource{}}
+	res := &scim.ListResult{TotalResults: len(all), HasTotal: true, Resources: []*scim.Resource{}}
 	if q.Cursor == nil {
 		res.StartIndex = q.StartIndex
 		from := min(q.StartIndex-1, len(all))
@@ -212,8 +177,8 @@ func (s *Service) page(all []*scim.Resource, sort *sortSpec, q ListQuery, cur *c
 // cursorPage serves cursor paging in listing order: the page is read from
 // the cursor's position on, matching f, so a page costs about
 // count / (share of users matching) items.
-func (s *Service) cursorPage(ctx context.Context, tenant string, q ListQuery, cur *cursor, f *filter.Filter) (*ListResult, error) {
-	res := &ListResult{Resources: []*scim.Resource{}}
+func (s *Service) cursorPage(ctx context.Context, tenant string, q scim.ListQuery, cur *cursor, f *filter.Filter) (*scim.ListResult, error) {
+	res := &scim.ListResult{Resources: []*scim.Resource{}}
 	if f == nil {
 		total, err := s.store.Count(ctx, tenant)
 		if err != nil {
@@ -436,70 +401,4 @@ func primaryOrFirst(list []any) any {
 		return list[0]
 	}
 	return nil
-}
-
-// Cursor kinds: after a userName, before a userName, or an offset into a
-// complete (sorted or looked-up) result.
-const (
-	kindAfter  = "a"
-	kindBefore = "b"
-	kindOffset = "o"
-)
-
-// cursor is the opaque RFC 9865 cursor: a position, the query it belongs
-// to, when it was issued and a checksum. It names a position in the
-// tenant's listing, never the tenant: a cursor from another tenant's
-// results reads the caller's own tenant.
-type cursor struct {
-	Kind     string `json:"k"`
-	UserName string `json:"u,omitempty"`
-	Offset   int    `json:"o,omitempty"`
-	Query    string `json:"q"`
-	Issued   int64  `json:"t"`
-	Sum      string `json:"s,omitempty"`
-}
-
-var errInvalidCursor = scim.BadRequest(scim.ScimTypeInvalidCursor, "the cursor is not valid for this query; use an empty cursor for the first page, then the nextCursor or previousCursor of the previous response")
-
-func (c cursor) checksum() string {
-	c.Sum = ""
-	b, _ := json.Marshal(c)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:6])
-}
-
-func encodeCursor(c cursor) string {
-	c.Issued = time.Now().Unix()
-	c.Sum = c.checksum()
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeCursor(s, query string, now time.Time) (*cursor, error) {
-	if len(s) > 4096 {
-		return nil, errInvalidCursor
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, errInvalidCursor
-	}
-	var c cursor
-	if err := json.Unmarshal(b, &c); err != nil || c.Sum != c.checksum() || c.Query != query {
-		return nil, errInvalidCursor
-	}
-	if now.Sub(time.Unix(c.Issued, 0)) > CursorTimeout {
-		return nil, scim.BadRequest(scim.ScimTypeExpiredCursor, "the cursor has expired (cursors are valid for %s); start again with an empty cursor", CursorTimeout)
-	}
-	return &c, nil
-}
-
-// queryHash binds a cursor to the query that issued it (RFC 9865: the
-// other parameters must be identical between pages).
-func queryHash(f *filter.Filter, q ListQuery) string {
-	fs := ""
-	if f != nil {
-		fs = f.String()
-	}
-	sum := sha256.Sum256([]byte(fs + "\x00" + strings.ToLower(strings.TrimSpace(q.SortBy)) + "\x00" + strings.ToLower(strings.TrimSpace(q.SortOrder))))
-	return hex.EncodeToString(sum[:6])
 }

@@ -113,7 +113,7 @@ func TestIndexPagingCost(t *testing.T) {
 	worst := int64(0)
 	for start := 1; start <= n; start += 100 {
 		c.reset()
-		res, err := svc.List(ctx, "t", users.ListQuery{StartIndex: start, Count: 100})
+		res, err := svc.List(ctx, "t", scim.ListQuery{StartIndex: start, Count: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +158,7 @@ func TestCursorPagingWalksEveryUserOnceBothWays(t *testing.T) {
 			cur := str("")
 			for i := 0; ; i++ {
 				c.reset()
-				res, err := svc.List(ctx, "t", users.ListQuery{Filter: tc.filter, Count: 20, Cursor: cur})
+				res, err := svc.List(ctx, "t", scim.ListQuery{Filter: tc.filter, Count: 20, Cursor: cur})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -181,7 +181,7 @@ func TestCursorPagingWalksEveryUserOnceBothWays(t *testing.T) {
 				cur = str(res.NextCursor)
 				// Walk back one page and forward again: the same page.
 				if i == 1 {
-					back, err := svc.List(ctx, "t", users.ListQuery{Filter: tc.filter, Count: 20, Cursor: str(res.PreviousCursor)})
+					back, err := svc.List(ctx, "t", scim.ListQuery{Filter: tc.filter, Count: 20, Cursor: str(res.PreviousCursor)})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -211,11 +211,11 @@ func TestCursorErrors(t *testing.T) {
 	svc, _ := newService(t)
 	ctx := context.Background()
 	seed(t, svc, "t", 5)
-	first, err := svc.List(ctx, "t", users.ListQuery{Count: 2, Cursor: str("")})
+	first, err := svc.List(ctx, "t", scim.ListQuery{Count: 2, Cursor: str("")})
 	if err != nil || first.NextCursor == "" {
 		t.Fatalf("first page: %v, next=%q", err, first.NextCursor)
 	}
-	for name, q := range map[string]users.ListQuery{
+	for name, q := range map[string]scim.ListQuery{
 		"garbage":              {Count: 2, Cursor: str("not-a-cursor")},
 		"tampered":             {Count: 2, Cursor: str(first.NextCursor[:len(first.NextCursor)-2] + "AA")},
 		"other query's cursor": {Count: 2, Cursor: str(first.NextCursor), Filter: "active eq true"},
@@ -247,7 +247,7 @@ func TestSort(t *testing.T) {
 			return a.Attrs["displayName"].(string) <= b.Attrs["displayName"].(string)
 		}},
 	} {
-		res, err := svc.List(ctx, "t", users.ListQuery{SortBy: tc.by, SortOrder: tc.order, StartIndex: 1, Count: 100})
+		res, err := svc.List(ctx, "t", scim.ListQuery{SortBy: tc.by, SortOrder: tc.order, StartIndex: 1, Count: 100})
 		if err != nil {
 			t.Fatalf("sortBy=%s: %v", tc.by, err)
 		}
@@ -265,7 +265,7 @@ func TestSort(t *testing.T) {
 	var walked []string
 	cur := str("")
 	for cur != nil {
-		res, err := svc.List(ctx, "t", users.ListQuery{SortBy: "userName", Count: 15, Cursor: cur})
+		res, err := svc.List(ctx, "t", scim.ListQuery{SortBy: "userName", Count: 15, Cursor: cur})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +283,7 @@ func TestSort(t *testing.T) {
 	if len(walked) != 40 {
 		t.Errorf("sorted cursor walk returned %d users, want 40", len(walked))
 	}
-	for _, bad := range []users.ListQuery{{SortBy: "nope", Count: 1, StartIndex: 1}, {SortBy: "name", Count: 1, StartIndex: 1}, {SortBy: "userName", SortOrder: "up", Count: 1, StartIndex: 1}} {
+	for _, bad := range []scim.ListQuery{{SortBy: "nope", Count: 1, StartIndex: 1}, {SortBy: "name", Count: 1, StartIndex: 1}, {SortBy: "userName", SortOrder: "up", Count: 1, StartIndex: 1}} {
 		if _, err := svc.List(ctx, "t", bad); err == nil {
 			t.Errorf("List(%+v) succeeded, want 400", bad)
 		}
@@ -301,7 +301,7 @@ func TestLookupFiltersAreKeyReads(t *testing.T) {
 	}
 	for _, f := range []string{`userName eq "needle@X.IO"`, `externalId eq "EXT-1"`, `id eq "` + u.ID + `"`} {
 		c.reset()
-		res, err := svc.List(ctx, "t", users.ListQuery{Filter: f, StartIndex: 1, Count: 100})
+		res, err := svc.List(ctx, "t", scim.ListQuery{Filter: f, StartIndex: 1, Count: 100})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestLookupFiltersAreKeyReads(t *testing.T) {
 			t.Errorf("%s: %d calls reading %d user items; want a key lookup", f, c.calls.Load(), c.userItems.Load())
 		}
 	}
-	res, _ := svc.List(ctx, "t", users.ListQuery{Filter: `externalId eq "ext-1"`, StartIndex: 1, Count: 100})
+	res, _ := svc.List(ctx, "t", scim.ListQuery{Filter: `externalId eq "ext-1"`, StartIndex: 1, Count: 100})
 	if res.TotalResults != 0 {
 		t.Error("externalId matched in another case; it is caseExact")
 	}
@@ -325,22 +325,22 @@ func TestPreviousCursorAfterDeletes(t *testing.T) {
 	svc, _ := newService(t)
 	ctx := context.Background()
 	seed(t, svc, "t", 3)
-	p1, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str("")})
+	p1, err := svc.List(ctx, "t", scim.ListQuery{Count: 1, Cursor: str("")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(p1.NextCursor)})
+	p2, err := svc.List(ctx, "t", scim.ListQuery{Count: 1, Cursor: str(p1.NextCursor)})
 	if err != nil || p2.PreviousCursor == "" {
 		t.Fatalf("page 2: %v, previous %q", err, p2.PreviousCursor)
 	}
 	if err := svc.Delete(ctx, "t", p1.Resources[0].ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	back, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(p2.PreviousCursor)})
+	back, err := svc.List(ctx, "t", scim.ListQuery{Count: 1, Cursor: str(p2.PreviousCursor)})
 	if err != nil || len(back.Resources) != 0 || back.NextCursor == "" {
 		t.Fatalf("back: %v, %d resources, next %q", err, len(back.Resources), back.NextCursor)
 	}
-	again, err := svc.List(ctx, "t", users.ListQuery{Count: 1, Cursor: str(back.NextCursor)})
+	again, err := svc.List(ctx, "t", scim.ListQuery{Count: 1, Cursor: str(back.NextCursor)})
 	if err != nil || len(again.Resources) != 1 || again.Resources[0].ID != p2.Resources[0].ID {
 		t.Errorf("next from the empty page = %v, %v; want page 2's user", userNames(again.Resources), err)
 	}

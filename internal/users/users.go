@@ -81,73 +81,6 @@ func validID(id string) bool {
 	return err == nil && len(id) == 36
 }
 
-// Precondition is an If-Match request header (RFC 7644 §3.14), parsed.
-type Precondition struct {
-	// Any is true for "If-Match: *".
-	Any bool
-	// Versions are the versions named by the header's entity tags.
-	Versions []int64
-}
-
-// ParseIfMatch parses an If-Match header; "" yields nil (no precondition).
-// Entity tags we did not issue match no version.
-func ParseIfMatch(h string) *Precondition {
-	if h == "" {
-		return nil
-	}
-	p := &Precondition{}
-	for _, tag := range splitTags(h) {
-		if tag == "*" {
-			p.Any = true
-			continue
-		}
-		if v, ok := scim.ParseETag(tag); ok {
-			p.Versions = append(p.Versions, v)
-		}
-	}
-	return p
-}
-
-func splitTags(h string) []string {
-	var tags []string
-	inQuote, start := false, 0
-	for i := 0; i < len(h); i++ {
-		switch h[i] {
-		case '"':
-			inQuote = !inQuote
-		case ',':
-			if !inQuote {
-				tags = append(tags, trim(h[start:i]))
-				start = i + 1
-			}
-		}
-	}
-	return append(tags, trim(h[start:]))
-}
-
-func trim(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// check returns ErrPrecondition when p does not match version v.
-func (p *Precondition) check(v int64) error {
-	if p == nil || p.Any {
-		return nil
-	}
-	for _, want := range p.Versions {
-		if want == v {
-			return nil
-		}
-	}
-	return scim.ErrPrecondition
-}
-
 // maxAttempts bounds the read-modify-write retries of PATCH and PUT when a
 // concurrent writer moves the version between our read and our write.
 const maxAttempts = 16
@@ -156,7 +89,7 @@ const maxAttempts = 16
 // attributes left out are cleared, read-only ones ignored, the id and
 // created time kept. Without a password in the body the stored hash stays
 // (IdPs PUT back what GET returned, which never has one).
-func (s *Service) Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *Precondition) (*scim.Resource, error) {
+func (s *Service) Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
 	in, err := s.rt.Decode(body)
 	if err != nil {
 		return nil, err
@@ -181,7 +114,7 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 // Patch applies a PatchOp body (RFC 7644 §3.5.2) atomically. Without
 // If-Match, a concurrent change between our read and write makes us read
 // again and re-apply the operations, so neither writer's change is lost.
-func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *Precondition) (*scim.Resource, error) {
+func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
 	ops, err := patch.Decode(body)
 	if err != nil {
 		return nil, err
@@ -208,7 +141,7 @@ var errUnchanged = errors.New("unchanged")
 
 // update is the read-modify-write loop of PUT and PATCH: read the current
 // version, compute the new attributes, write conditioned on the version.
-func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precondition,
+func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *scim.Precondition,
 	change func(cur *scim.Resource) (map[string]any, string, error)) (*scim.Resource, error) {
 	if !validID(id) {
 		return nil, scim.ErrNotFound
@@ -218,7 +151,7 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 		if err != nil {
 			return nil, err
 		}
-		if err := ifMatch.check(cur.Meta.Version); err != nil {
+		if err := ifMatch.Check(cur.Meta.Version); err != nil {
 			return nil, err
 		}
 		attrs, hash, err := change(cur)
@@ -233,7 +166,7 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 		next.Meta.LastModified = s.now()
 		err = s.store.Replace(ctx, tenant, cur, next)
 		if errors.Is(err, scim.ErrConflict) {
-			if ifMatch != nil && !ifMatch.Any {
+			if ifMatch.Pinned() {
 				return nil, scim.ErrPrecondition // the version the client named is gone
 			}
 			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {
@@ -254,7 +187,7 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *Precon
 var errBusy = scim.Errorf(http.StatusServiceUnavailable, "", "the resource is being changed by many requests at once; retry the request")
 
 // Delete removes the user (RFC 7644 §3.6), freeing its userName.
-func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precondition) error {
+func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *scim.Precondition) error {
 	if !validID(id) {
 		return scim.ErrNotFound
 	}
@@ -263,12 +196,12 @@ func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *Precon
 		if err != nil {
 			return err
 		}
-		if err := ifMatch.check(cur.Meta.Version); err != nil {
+		if err := ifMatch.Check(cur.Meta.Version); err != nil {
 			return err
 		}
 		err = s.store.Delete(ctx, tenant, cur)
 		if errors.Is(err, scim.ErrConflict) {
-			if ifMatch != nil && !ifMatch.Any {
+			if ifMatch.Pinned() {
 				return scim.ErrPrecondition
 			}
 			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -64,21 +63,21 @@ func TestIfMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := map[string]any{"userName": "im@x.io", "displayName": "A"}
-	if _, err := svc.Replace(ctx, "t", u.ID, body, users.ParseIfMatch(`W/"1"`)); err != nil {
+	if _, err := svc.Replace(ctx, "t", u.ID, body, scim.ParseETags(`W/"1"`)); err != nil {
 		t.Fatalf("PUT with the current ETag: %v", err)
 	}
-	_, err = svc.Replace(ctx, "t", u.ID, map[string]any{"userName": "im@x.io", "displayName": "B"}, users.ParseIfMatch(`W/"1"`))
+	_, err = svc.Replace(ctx, "t", u.ID, map[string]any{"userName": "im@x.io", "displayName": "B"}, scim.ParseETags(`W/"1"`))
 	if !errors.Is(err, scim.ErrPrecondition) {
 		t.Fatalf("PUT with a stale ETag: err = %v, want 412", err)
 	}
-	if err := svc.Delete(ctx, "t", u.ID, users.ParseIfMatch(`"1", W/"7"`)); !errors.Is(err, scim.ErrPrecondition) {
+	if err := svc.Delete(ctx, "t", u.ID, scim.ParseETags(`"1", W/"7"`)); !errors.Is(err, scim.ErrPrecondition) {
 		t.Errorf("DELETE with stale ETags: err = %v, want 412", err)
 	}
 	got, _ := svc.Get(ctx, "t", u.ID)
 	if got.Attrs["displayName"] != "A" || got.Meta.Version != 2 {
 		t.Errorf("after failed preconditions: %v v%d", got.Attrs["displayName"], got.Meta.Version)
 	}
-	if err := svc.Delete(ctx, "t", u.ID, users.ParseIfMatch(`*`)); err != nil {
+	if err := svc.Delete(ctx, "t", u.ID, scim.ParseETags(`*`)); err != nil {
 		t.Errorf("DELETE with If-Match *: %v", err)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
-	"github.com/serverless-scim/serverless-scim/internal/users"
 )
 
 // actionRecorder collects the IAM actions a client's DynamoDB calls need.
@@ -141,7 +140,7 @@ func TestPoliciesCoverWhatTheFunctionsDo(t *testing.T) {
 	for fn, method := range gateway.Functions {
 		rec := &actionRecorder{actions: map[string]bool{}}
 		recorders[fn] = rec
-		handlers[fn] = gateway.New(method, users.New(dynamo.New(recordingClient(db, table, rec), table)))
+		handlers[fn] = gateway.New(method, gateway.Resources(dynamo.New(recordingClient(db, table, rec), table)))
 	}
 	names, by := scenarios(m)
 	for _, name := range names {

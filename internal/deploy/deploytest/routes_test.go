@@ -20,13 +20,12 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
-	"github.com/serverless-scim/serverless-scim/internal/users"
 )
 
 // TestRoutesAgree proves that template.yaml, the SCIM handler and the local
 // API serve the same routes:
 //   - the template routes every verb of every path the handler serves
-//     (scimhttp.Routes) to that verb's function, and no other path;
+//     (Handler.Routes) to that verb's function, and no other path;
 //   - the local API, built as cmd/scim-local builds it, serves exactly the
 //     template's routes;
 //   - every template route, sent through the local API to its function's
@@ -39,7 +38,8 @@ func TestRoutesAgree(t *testing.T) {
 	}
 
 	allowed := map[string][]string{} // path → methods the handler serves
-	for _, r := range scimhttp.Routes() {
+	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.New(nil, "unused"))})
+	for _, r := range served.Routes() {
 		allowed[r.Path] = r.Methods
 	}
 	var want, got []string
@@ -54,13 +54,12 @@ func TestRoutesAgree(t *testing.T) {
 	sort.Strings(want)
 	sort.Strings(got)
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("template routes differ from every verb of scimhttp.Routes():\n got %q\nwant %q", got, want)
+		t.Errorf("template routes differ from every verb of the handler's Routes():\n got %q\nwant %q", got, want)
 	}
 
 	// The local API, wired like cmd/scim-local.
 	db, table := dynamotest.Table(t)
-	svc := users.New(dynamo.New(db, table))
-	functions := gateway.Handlers(svc)
+	functions := gateway.Handlers(gateway.Resources(dynamo.New(db, table)))
 	allowAll := func(_ context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		arn := strings.SplitN(ev.MethodArn, "/", 3)
 		return events.APIGatewayCustomAuthorizerResponse{

@@ -19,6 +19,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
+	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/users"
@@ -58,7 +59,7 @@ func Start(t testing.TB, opt Options) *Env {
 	}
 	store := dynamotest.Store(t)
 	svc := users.New(store)
-	functions := gateway.Handlers(svc)
+	functions := gateway.Handlers([]scimhttp.Service{svc})
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
 	key, err := keyfile.EnsureDevKey(keysPath, filepath.Join(dir, "dev-key"), "default")
