@@ -16,10 +16,10 @@
 //     attribute is absent.
 //   - pr: absent, null, "", [] and {} are not present. "eq null" is "not
 //     pr", "ne null" is "pr"; other operators reject null.
-//   - Strings compare by the attribute's caseExact: folded (NFC, then
-//     Unicode full case folding) when false, as-is when true (id,
-//     externalId, meta.resourceType, meta.version). gt/ge/lt/le on strings
-//     are lexicographic by code point after folding.
+//   - Strings compare by the attribute's caseExact: folded by scim.Fold
+//     (NFC, then Unicode full case folding) when false, as-is when true
+//     (id, externalId, meta.resourceType, meta.version). gt/ge/lt/le on
+//     strings are lexicographic by code point after folding.
 //   - dateTimes compare as instants; numbers as numbers; booleans allow
 //     only eq and ne and accept "true"/"false" strings in any case; co, sw
 //     and ew apply to strings and references only. A mismatch is 400

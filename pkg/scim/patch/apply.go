@@ -588,7 +588,7 @@ func sameElement(a *scim.Attribute, x, y any) bool {
 	ys, ystr := yv.(string)
 	switch {
 	case xstr && ystr && !vs.CaseExact:
-		if fold(xs) != fold(ys) {
+		if scim.Fold(xs) != scim.Fold(ys) {
 			return false
 		}
 	case !equal(xv, yv):

@@ -9,8 +9,6 @@ import (
 	"unicode/utf8"
 
 	filterparser "github.com/scim2/filter-parser/v2"
-	"golang.org/x/text/cases"
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -237,7 +235,7 @@ func (n *cmpNode) match(e map[string]any) bool {
 	s, _ := v.(string)
 	want, _ := n.val.(string)
 	if !n.sub.CaseExact {
-		s, want = fold(s), fold(want)
+		s, want = scim.Fold(s), scim.Fold(want)
 	}
 	switch n.op {
 	case filterparser.CO:
@@ -260,7 +258,7 @@ func (n *cmpNode) compare(v any) (int, bool) {
 			return 0, false
 		}
 		if !n.sub.CaseExact {
-			s, want = fold(s), fold(want)
+			s, want = scim.Fold(s), scim.Fold(want)
 		}
 		return strings.Compare(s, want), true
 	case bool:
@@ -301,17 +299,6 @@ func (n *cmpNode) compare(v any) (int, bool) {
 		return t.Compare(want), true
 	}
 	return 0, false
-}
-
-// fold prepares a caseExact=false string for comparison: NFC, then Unicode
-// case folding (RFC 7643 §2.2 leaves the folding to the service provider).
-func fold(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return cases.Fold().String(norm.NFC.String(s))
-		}
-	}
-	return strings.ToLower(s)
 }
 
 // parseValueFilter parses the text between the brackets of a value path
