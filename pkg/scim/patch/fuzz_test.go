@@ -139,6 +139,9 @@ func FuzzPath(f *testing.F) {
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
 		`emails[type eq "work"`, `emails[[`, `emails]`, `emails[type eq "\u00E9"]`, "((((", `emails[(((type eq "x")))]`,
+		`emails[type eq "w\u006frk"].value`, `emails[value eq "x"]`, `emails[value eq "JÜRGEN.STRASSE@X.DE"].display`,
+		`emails[(type eq "work" or type eq "home") and value pr]`, `emails[primary eq "True"].value`,
+		`emails[type eq "work" and not (value ew ".org")]`, `groups[value eq "g1"]`, `emails[value eq "x" ]`,
 	} {
 		f.Add(s)
 	}
