@@ -10,7 +10,7 @@ import (
 )
 
 // seedBodies are PatchOp bodies as Okta and Entra ID send them
-// (IDP-BEHAVIOUR.md), plus RFC 7644 §3.5.2 examples and known-bad shapes.
+// (internal/scimhttp/testdata), plus RFC 7644 §3.5.2 examples and known-bad shapes.
 var seedBodies = []string{
 	// Okta catalog apps: deactivate, reactivate, password.
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`,

@@ -169,7 +169,7 @@ var (
 	no  = func() *bool { b := false; return &b }()
 )
 
-// TestOkta covers the forms Okta sends (IDP-BEHAVIOUR.md, issue 2).
+// TestOkta covers the forms Okta sends (internal/scimhttp/testdata/okta, issue 2).
 func TestOkta(t *testing.T) {
 	t.Parallel()
 	runCases(t, []applyCase{
