@@ -370,7 +370,7 @@ func sortKey(r *scim.Resource, ref scim.AttrRef) any {
 			}
 		}
 		if !typ.CaseExact {
-			return scim.FoldString(x)
+			return scim.Fold(x)
 		}
 		return x
 	case bool:

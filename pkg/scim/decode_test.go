@@ -278,3 +278,54 @@ func must400(t *testing.T, what string, err error) {
 		t.Fatalf("%s: error %v (%T), want a *scim.Error 400", what, err, err)
 	}
 }
+
+// TestComplexObject covers the forms Entra ID sends for the enterprise
+// manager (internal/scimhttp/testdata/entra/11-manager-forms.json), which
+// create, PUT and PATCH all read through ComplexObject.
+func TestComplexObject(t *testing.T) {
+	t.Parallel()
+	ent := scim.UserResourceType.Extension(entURN)
+	manager := ent.Attr("manager")
+	emails := scim.UserResourceType.Schema.Attr("emails")
+	name := scim.UserResourceType.Schema.Attr("name")
+	for _, tc := range []struct {
+		name string
+		attr *scim.Attribute
+		raw  string
+		want string // JSON of the object; "null" for absent
+		err  bool
+	}{
+		{"object", manager, `{"value":"m1"}`, `{"value":"m1"}`, false},
+		{"one-element array with $ref null", manager, `[{"$ref":null,"value":"m1"}]`, `{"$ref":null,"value":"m1"}`, false},
+		{"bare string", manager, `"m1"`, `{"value":"m1"}`, false},
+		{"null", manager, `null`, `null`, false},
+		{"empty array", manager, `[]`, `null`, false},
+		{"array of a bare string", manager, `["m1"]`, `{"value":"m1"}`, false},
+		{"two managers", manager, `[{"value":"a"},{"value":"b"}]`, "", true},
+		{"nested array", manager, `[[{"value":"m1"}]]`, "", true},
+		{"number", manager, `1`, "", true},
+		{"bare string without a value sub-attribute", name, `"Babs"`, "", true},
+		{"element of a multi-valued attribute as a string", emails, `"a@b.c"`, `{"value":"a@b.c"}`, false},
+		{"element of a multi-valued attribute as an array", emails, `[{"value":"a@b.c"}]`, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var raw any
+			if err := json.Unmarshal([]byte(tc.raw), &raw); err != nil {
+				t.Fatal(err)
+			}
+			got, err := scim.ComplexObject(tc.attr, raw, "x")
+			if tc.err {
+				want400(t, err, scim.ScimTypeInvalidValue)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ComplexObject: %v", err)
+			}
+			b, _ := json.Marshal(got)
+			if string(b) != tc.want {
+				t.Errorf("got %s, want %s", b, tc.want)
+			}
+		})
+	}
+}

@@ -218,8 +218,9 @@ func DecodeValue(a *Attribute, raw any, path string) (any, error) {
 		}
 		return out, nil
 	}
-	if list, ok := raw.([]any); ok {
-		// Entra ID sends the single-valued manager as [{"value": …}].
+	if list, ok := raw.([]any); ok && a.Type != TypeComplex {
+		// A single value sent as a one-element array; ComplexObject
+		// does the same for complex attributes.
 		if len(list) == 0 {
 			return nil, nil
 		}
@@ -229,6 +230,42 @@ func DecodeValue(a *Attribute, raw any, path string) (any, error) {
 		return nil, BadRequest(ScimTypeInvalidValue, "%s is single-valued but an array was sent", path)
 	}
 	return DecodeSingle(a, raw, path)
+}
+
+// ComplexObject returns the object a client sent as one value of the
+// complex attribute a, undecoded, accepting every form Entra ID uses for
+// the enterprise manager (RFC 7643 §4.3) on create, PUT and PATCH:
+//   - an object, {"value":"m1"};
+//   - for a single-valued a, a one-element array of one,
+//     [{"$ref":null,"value":"m1"}] (none: absent);
+//   - a bare string standing for the "value" sub-attribute, "m1", when a
+//     has one.
+//
+// null is absent (nil, nil). Two or more elements for a single-valued a,
+// and any other type, are 400 invalidValue naming path. Decode, DecodeValue
+// and PATCH all read complex values through it.
+func ComplexObject(a *Attribute, raw any, path string) (map[string]any, error) {
+	if list, ok := raw.([]any); ok && !a.MultiValued {
+		switch len(list) {
+		case 0:
+			return nil, nil
+		case 1:
+			raw = list[0]
+		default:
+			return nil, BadRequest(ScimTypeInvalidValue, "%s is single-valued but an array was sent", path)
+		}
+	}
+	switch v := raw.(type) {
+	case nil:
+		return nil, nil
+	case map[string]any:
+		return v, nil
+	case string:
+		if a.Sub("value") != nil {
+			return map[string]any{"value": v}, nil
+		}
+	}
+	return nil, BadRequest(ScimTypeInvalidValue, "%s must be an object", path)
 }
 
 // onePrimary keeps at most one element marked primary (RFC 7643 §2.4: "The
@@ -257,14 +294,9 @@ func DecodeSingle(a *Attribute, raw any, path string) (any, error) {
 	}
 	switch a.Type {
 	case TypeComplex:
-		obj, ok := raw.(map[string]any)
-		if !ok {
-			if s, isStr := raw.(string); isStr && a.Sub("value") != nil {
-				// Entra ID sends manager as a bare id string.
-				obj = map[string]any{"value": s}
-			} else {
-				return nil, BadRequest(ScimTypeInvalidValue, "%s must be an object", path)
-			}
+		obj, err := ComplexObject(a, raw, path)
+		if err != nil || obj == nil {
+			return nil, err
 		}
 		m, err := decodeObject(a.SubAttributes, obj, path+".")
 		if err != nil {

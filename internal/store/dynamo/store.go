@@ -79,7 +79,7 @@ func tenantKey(tenant string) string { return "T#" + tenant }
 // (first byte of the SHA-256 of the folded name) spreads a tenant's users
 // over 256 fixed ranges so that paging can skip whole ranges.
 func userKey(userName string) string {
-	folded := scim.FoldUserName(userName)
+	folded := scim.Fold(userName)
 	sum := sha256.Sum256([]byte(folded))
 	return prefixUser + hex.EncodeToString(sum[:1]) + "#" + folded
 }

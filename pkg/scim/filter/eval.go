@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	lib "github.com/scim2/filter-parser/v2"
 
@@ -358,7 +359,7 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 			n.test = stringTest(op, s, false)
 		} else {
 			n.kind = kindString
-			n.test = stringTest(op, fold(s), true)
+			n.test = stringTest(op, scim.Fold(s), true)
 		}
 		return nil
 	case scim.TypeBoolean:
@@ -457,7 +458,7 @@ func (n *cmp) compile(ref scim.AttrRef, a *scim.Attribute, op lib.CompareOperato
 func stringTest(op lib.CompareOperator, want string, folded bool) func(any) bool {
 	norm := func(s string) string { return s }
 	if folded {
-		norm = fold
+		norm = scim.Fold
 	}
 	str := func(x any) (string, bool) {
 		s, ok := x.(string)
@@ -539,4 +540,28 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// equalFolded reports whether scim.Fold(s) == want, where want is already
+// folded. For ASCII s, the shape of nearly every stored value, it compares
+// without allocating the folded copy.
+func equalFolded(s, want string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return scim.Fold(s) == want
+		}
+	}
+	if len(s) != len(want) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }

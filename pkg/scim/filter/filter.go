@@ -16,10 +16,10 @@
 //     attribute is absent.
 //   - pr: absent, null, "", [] and {} are not present. "eq null" is "not
 //     pr", "ne null" is "pr"; other operators reject null.
-//   - Strings compare by the attribute's caseExact: folded (NFC, then
-//     Unicode full case folding) when false, as-is when true (id,
-//     externalId, meta.resourceType, meta.version). gt/ge/lt/le on strings
-//     are lexicographic by code point after folding.
+//   - Strings compare by the attribute's caseExact: folded by scim.Fold
+//     (NFC, then Unicode full case folding) when false, as-is when true
+//     (id, externalId, meta.resourceType, meta.version). gt/ge/lt/le on
+//     strings are lexicographic by code point after folding.
 //   - dateTimes compare as instants; numbers as numbers; booleans allow
 //     only eq and ne and accept "true"/"false" strings in any case; co, sw
 //     and ew apply to strings and references only. A mismatch is 400
@@ -78,7 +78,7 @@ func Parse(rt *scim.ResourceType, s string) (*Filter, error) {
 	if err := checkDepth(s); err != nil {
 		return nil, err
 	}
-	c := compiler{rt: rt}
+	c := compiler{rt: rt, syntax: scim.ScimTypeInvalidFilter}
 	root, err := c.filter(s, scim.AttrRef{})
 	if err != nil {
 		return nil, err
@@ -151,6 +151,26 @@ func short(s string) string {
 // resolving attribute paths and type-checking compare values.
 type compiler struct {
 	rt *scim.ResourceType
+	// syntax is the scimType of errors for text that is not a filter or
+	// names what it may not: invalidFilter in a filter, invalidPath in a
+	// PATCH path (see ParseValueFilter). Operators and compare values that
+	// do not fit an attribute are always invalidFilter.
+	syntax scim.ScimType
+}
+
+// malformed returns the error for text that is not valid filter syntax or
+// names an attribute it may not.
+func (c *compiler) malformed(format string, args ...any) *scim.Error {
+	return scim.BadRequest(c.syntax, format, args...)
+}
+
+// retype gives an error of the syntax checks (prepare, checkDepth) the
+// compiler's scimType for malformed text.
+func (c *compiler) retype(err error) error {
+	if e, ok := scim.AsError(err); ok {
+		e.ScimType = c.syntax
+	}
+	return err
 }
 
 // filter compiles s, a whole filter (parent zero) or the text inside the
@@ -158,22 +178,22 @@ type compiler struct {
 func (c *compiler) filter(s string, parent scim.AttrRef) (node, error) {
 	p, err := prepare(s)
 	if err != nil {
-		return nil, err
+		return nil, c.retype(err)
 	}
 	if p.text == "" {
 		if parent.Attr != nil {
-			return nil, invalid("the value filter on %s is empty", parent)
+			return nil, c.malformed("the value filter on %s is empty", parent)
 		}
-		return nil, invalid("filter is empty")
+		return nil, c.malformed("filter is empty")
 	}
 	var expr lib.Expression
 	if simple, ok := parseSimple(p.text); ok {
 		expr = simple
 	} else if expr, err = parseLib(p.text); err != nil {
 		if parent.Attr != nil {
-			return nil, invalid("the value filter on %s is not valid filter syntax (RFC 7644 §3.4.2.2)", parent)
+			return nil, c.malformed("the value filter on %s is not valid filter syntax (RFC 7644 §3.4.2.2)", parent)
 		}
-		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2): expected attribute operator value, joined by and/or, with not(...), (...) and attr[...]; strings in double quotes")
+		return nil, c.malformed("filter is not valid filter syntax (RFC 7644 §3.4.2.2): expected attribute operator value, joined by and/or, with not(...), (...) and attr[...]; strings in double quotes")
 	}
 	return c.expr(expr, parent, &p)
 }
@@ -212,7 +232,7 @@ func (c *compiler) expr(e lib.Expression, parent scim.AttrRef, p *prepared) (nod
 	case *lib.ValuePath:
 		return c.valuePath(e, parent, p)
 	}
-	return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
+	return nil, c.malformed("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 }
 
 // join flattens chains of the same operator into one n-ary node, so that
@@ -248,11 +268,11 @@ func (c *compiler) resolve(p lib.AttributePath, parent scim.AttrRef) (scim.AttrR
 	text := pathText(p)
 	if parent.Attr != nil {
 		if p.URIPrefix != nil || p.SubAttribute != nil {
-			return scim.AttrRef{}, invalid("inside %s[...] name a sub-attribute of %s, not %s", parent, parent, short(text))
+			return scim.AttrRef{}, c.malformed("inside %s[...] name a sub-attribute of %s, not %s", parent, parent, short(text))
 		}
 		sub := parent.Attr.Sub(p.AttributeName)
 		if sub == nil {
-			return scim.AttrRef{}, invalid("%s has no sub-attribute %s", parent, short(text))
+			return scim.AttrRef{}, c.malformed("%s has no sub-attribute %s", parent, short(text))
 		}
 		return scim.AttrRef{Ext: parent.Ext, Attr: parent.Attr, Sub: sub}, nil
 	}
@@ -263,13 +283,13 @@ func (c *compiler) resolve(p lib.AttributePath, parent scim.AttrRef) (scim.AttrR
 	if err != nil {
 		if p.URIPrefix != nil {
 			if _, _, ok := c.rt.SplitURN(text); !ok {
-				return scim.AttrRef{}, invalid("filter names an attribute of an unknown schema: %s", short(text))
+				return scim.AttrRef{}, c.malformed("filter names an attribute of an unknown schema: %s", short(text))
 			}
 		}
 		if p.SubAttribute != nil {
-			return scim.AttrRef{}, invalid("filter names an unknown attribute or sub-attribute: %s", short(text))
+			return scim.AttrRef{}, c.malformed("filter names an unknown attribute or sub-attribute: %s", short(text))
 		}
-		return scim.AttrRef{}, invalid("filter names an unknown attribute: %s", short(text))
+		return scim.AttrRef{}, c.malformed("filter names an unknown attribute: %s", short(text))
 	}
 	return ref, nil
 }
@@ -335,7 +355,7 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef, p *p
 		// prepare replaced every string literal by its index in p.strs.
 		i, err := strconv.Atoi(ph)
 		if err != nil || i < 0 || i >= len(p.strs) {
-			return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
+			return nil, c.malformed("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 		}
 		value = literal(p.strs[i])
 	}
@@ -349,24 +369,24 @@ func (c *compiler) compare(e *lib.AttributeExpression, parent scim.AttrRef, p *p
 
 func (c *compiler) valuePath(e *lib.ValuePath, parent scim.AttrRef, p *prepared) (node, error) {
 	if parent.Attr != nil {
-		return nil, invalid("value filters cannot be nested: sub-attributes of %s have no sub-attributes", parent)
+		return nil, c.malformed("value filters cannot be nested: sub-attributes of %s have no sub-attributes", parent)
 	}
 	// prepare replaced the bracketed text by the placeholder "xN pr".
 	ph, ok := e.ValueFilter.(*lib.AttributeExpression)
 	if !ok || ph.Operator != lib.PR || ph.AttributePath.URIPrefix != nil || ph.AttributePath.SubAttribute != nil ||
 		!strings.HasPrefix(ph.AttributePath.AttributeName, "x") {
-		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
+		return nil, c.malformed("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 	}
 	idx, err := strconv.Atoi(ph.AttributePath.AttributeName[1:])
 	if err != nil || idx < 0 || idx >= len(p.inner) {
-		return nil, invalid("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
+		return nil, c.malformed("filter is not valid filter syntax (RFC 7644 §3.4.2.2)")
 	}
 	ref, err := c.resolve(e.AttributePath, scim.AttrRef{})
 	if err != nil {
 		return nil, err
 	}
 	if ref.Attr == nil || ref.Sub != nil || ref.Attr.Type != scim.TypeComplex {
-		return nil, invalid("%s[...]: a value filter needs a complex attribute", ref)
+		return nil, c.malformed("%s[...]: a value filter needs a complex attribute", ref)
 	}
 	x, err := c.filter(p.inner[idx], ref)
 	if err != nil {

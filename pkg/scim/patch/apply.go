@@ -291,7 +291,7 @@ func (ap *applier) complex(op string, p *Path, raw any) error {
 		ap.set(p, nil)
 		return nil
 	}
-	obj, err := complexObject(a, raw, p.String())
+	obj, err := scim.ComplexObject(a, raw, p.String())
 	if err != nil {
 		return err
 	}
@@ -332,30 +332,6 @@ func (ap *applier) complex(op string, p *Path, raw any) error {
 	}
 	ap.set(p, nonEmptyMap(cur))
 	return nil
-}
-
-// complexObject accepts the forms Entra ID sends for a single complex value:
-// an object, a one-element array of it, or a bare string for "value".
-func complexObject(a *scim.Attribute, raw any, path string) (map[string]any, error) {
-	switch v := raw.(type) {
-	case nil:
-		return nil, nil
-	case map[string]any:
-		return v, nil
-	case []any:
-		switch len(v) {
-		case 0:
-			return nil, nil
-		case 1:
-			return complexObject(a, v[0], path)
-		}
-		return nil, scim.BadRequest(scim.ScimTypeInvalidValue, "%s is single-valued but an array was sent", path)
-	case string:
-		if a.Sub("value") != nil {
-			return map[string]any{"value": v}, nil
-		}
-	}
-	return nil, scim.BadRequest(scim.ScimTypeInvalidValue, "%s must be an object", path)
 }
 
 // multiWhole applies an operation to a whole multi-valued attribute.
@@ -588,7 +564,7 @@ func sameElement(a *scim.Attribute, x, y any) bool {
 	ys, ystr := yv.(string)
 	switch {
 	case xstr && ystr && !vs.CaseExact:
-		if fold(xs) != fold(ys) {
+		if scim.Fold(xs) != scim.Fold(ys) {
 			return false
 		}
 	case !equal(xv, yv):

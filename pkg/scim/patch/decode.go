@@ -1,12 +1,15 @@
 // Package patch implements SCIM PATCH (RFC 7644 §3.5.2) over the canonical
 // attributes of a scim.Resource: decoding a PatchOp message, parsing paths
-// with value filters, and applying the operations atomically and in order.
+// (their value filters are compiled by pkg/scim/filter, as GET filters are),
+// and applying the operations atomically and in order.
 //
-// It accepts the dialects the IdPs actually send (see
-// /work/shared/IDP-BEHAVIOUR.md): Entra ID's capitalised ops, "True"/"False"
+// It accepts the dialects the IdPs actually send (docs/entra.md and
+// docs/okta.md in this repository; the recorded requests are replayed from
+// internal/scimhttp/testdata): Entra ID's capitalised ops, "True"/"False"
 // strings, dotted and URN-qualified keys in path-less values, the manager as
-// {value}, [{value}] or a bare string, and "Add" on a value path that matches
-// nothing; Okta's path-less replace carrying "id".
+// {value}, [{value}] or a bare string (scim.ComplexObject), and "Add" on a
+// value path that matches nothing; Okta's path-less replace carrying "id".
+// RFC 7644 §3.5.2 is the reference for everything else.
 package patch
 
 import (

@@ -10,7 +10,7 @@ import (
 )
 
 // seedBodies are PatchOp bodies as Okta and Entra ID send them
-// (IDP-BEHAVIOUR.md), plus RFC 7644 §3.5.2 examples and known-bad shapes.
+// (internal/scimhttp/testdata), plus RFC 7644 §3.5.2 examples and known-bad shapes.
 var seedBodies = []string{
 	// Okta catalog apps: deactivate, reactivate, password.
 	`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"active":false}}]}`,
@@ -139,6 +139,9 @@ func FuzzPath(f *testing.F) {
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
 		`emails[type eq "work"`, `emails[[`, `emails]`, `emails[type eq "\u00E9"]`, "((((", `emails[(((type eq "x")))]`,
+		`emails[type eq "w\u006frk"].value`, `emails[value eq "x"]`, `emails[value eq "JÜRGEN.STRASSE@X.DE"].display`,
+		`emails[(type eq "work" or type eq "home") and value pr]`, `emails[primary eq "True"].value`,
+		`emails[type eq "work" and not (value ew ".org")]`, `groups[value eq "g1"]`, `emails[value eq "x" ]`,
 	} {
 		f.Add(s)
 	}

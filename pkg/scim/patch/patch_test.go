@@ -169,7 +169,7 @@ var (
 	no  = func() *bool { b := false; return &b }()
 )
 
-// TestOkta covers the forms Okta sends (IDP-BEHAVIOUR.md, issue 2).
+// TestOkta covers the forms Okta sends (internal/scimhttp/testdata/okta, issue 2).
 func TestOkta(t *testing.T) {
 	t.Parallel()
 	runCases(t, []applyCase{
@@ -348,6 +348,14 @@ func TestAddReplaceRemove(t *testing.T) {
 		{name: "removing a filtered value removes the element (Entra clearing a phone)", base: `{"userName":"u@x.io","phoneNumbers":[{"value":"+1","type":"mobile"},{"value":"+2","type":"work"}]}`, ops: `[{"op":"Remove","path":"phoneNumbers[type eq \"mobile\"].value"}]`, want: map[string]string{"phoneNumbers": `[{"value":"+2","type":"work"}]`}},
 		{name: "replacing a filtered value with null removes the element", base: `{"userName":"u@x.io","phoneNumbers":[{"value":"+1","type":"mobile"}]}`, ops: `[{"op":"Replace","path":"phoneNumbers[type eq \"mobile\"].value","value":null}]`, want: map[string]string{"phoneNumbers": "-"}},
 		{name: "remove filter matching nothing is a no-op", ops: `[{"op":"remove","path":"emails[type eq \"other\"]"}]`, want: map[string]string{}, changed: no},
+		{name: "filter with a lower-case \\u escape (valid in GET filters too)", ops: `[{"op":"replace","path":"emails[type eq \"h\\u006fme\"].display","value":"Home"}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home","display":"Home"}]`}},
+		{name: "filter with and, or and not inside brackets", ops: `[{"op":"remove","path":"emails[(type eq \"work\" or type eq \"other\") and not (primary eq false)]"}]`, want: map[string]string{"emails": `[{"value":"babs@home.example","type":"home"}]`}},
+		{name: "filter value compared folded", ops: `[{"op":"replace","path":"emails[value eq \"BABS@HOME.EXAMPLE\"].type","value":"other"}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"other"}]`}},
+		{name: "filter value compared with full case folding", base: `{"userName":"u@x.io","emails":[{"value":"jürgen.straße@x.de","type":"work"}]}`, ops: `[{"op":"replace","path":"emails[value eq \"JÜRGEN.STRASSE@X.DE\"].display","value":"J"}]`, want: map[string]string{"emails": `[{"value":"jürgen.straße@x.de","type":"work","display":"J"}]`}},
+		{name: "members-style remove by value on a generic attribute", ops: `[{"op":"remove","path":"emails[value eq \"babs@home.example\"]"}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true}]`}},
+		{name: "members-style add by value creates the element", ops: `[{"op":"add","path":"emails[value eq \"new@x.io\"].display","value":"New"}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home"},{"value":"new@x.io","display":"New"}]`}},
+		{name: "members-style add by value on a match merges", ops: `[{"op":"add","path":"emails[value eq \"babs@home.example\"]","value":{"display":"H"}}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home","display":"H"}]`}},
+		{name: "filter pr on a sub-attribute that only one element has", ops: `[{"op":"replace","path":"emails[primary pr].display","value":"P"}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true,"display":"P"},{"value":"babs@home.example","type":"home"}]`}},
 		{name: "members-style value filter", base: `{"userName":"u@x.io","roles":[{"value":"x"},{"value":"y"}]}`, ops: `[{"op":"remove","path":"roles[value eq \"x\"]"}]`, want: map[string]string{"roles": `[{"value":"y"}]`}},
 		{name: "replace whole filtered element keeps the filter's type", ops: `[{"op":"replace","path":"emails[type eq \"home\"]","value":{"value":"h2@x.io"}}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"h2@x.io","type":"home"}]`}},
 		{name: "add to filtered element merges", ops: `[{"op":"add","path":"emails[type eq \"home\"]","value":{"display":"H"}}]`, want: map[string]string{"emails": `[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@home.example","type":"home","display":"H"}]`}},
@@ -530,6 +538,18 @@ func TestParsePath(t *testing.T) {
 		{path: `emails[value lt "a"]`, attr: "emails", filter: true, notCreatable: true},
 		{path: `emails[display eq null]`, attr: "emails", filter: true, notCreatable: true, matchesWorkEl: true},
 		{path: `emails[type eq "w\u006Frk"]`, attr: "emails", filter: true, template: `{"type":"work"}`, matchesWorkEl: true},
+		// Valid in a GET filter, so valid here: lower-case hex in \u escapes.
+		{path: `emails[type eq "w\u006frk"]`, attr: "emails", filter: true, template: `{"type":"work"}`, matchesWorkEl: true},
+		{path: `emails[value eq "bjensen\u0040example.com"].display`, attr: "emails", sub: "display", filter: true, template: `{"value":"bjensen@example.com"}`, matchesWorkEl: true},
+		{path: `emails[(type eq "home" or type eq "work") and value pr]`, attr: "emails", filter: true, notCreatable: true, matchesWorkEl: true},
+		{path: `emails[not (type eq "home") and not (display pr)]`, attr: "emails", filter: true, notCreatable: true, matchesWorkEl: true},
+		{path: `emails[type eq "home" or (primary eq true and value co "EXAMPLE")]`, attr: "emails", filter: true, notCreatable: true, matchesWorkEl: true},
+		{path: `emails[type eq "work" and value pr]`, attr: "emails", filter: true, notCreatable: true, matchesWorkEl: true},
+		{path: `Emails[Value Eq "BJENSEN@Example.COM"]`, attr: "emails", filter: true, template: `{"value":"BJENSEN@Example.COM"}`, matchesWorkEl: true},
+		{path: `emails[value eq "x"]`, attr: "emails", filter: true, template: `{"value":"x"}`},
+		{path: `emails[primary eq "True"]`, attr: "emails", filter: true, template: `{"primary":true}`, matchesWorkEl: true},
+		{path: `emails[type eq "work"  AND  primary  eq  true].Value`, attr: "emails", sub: "value", filter: true, template: `{"type":"work","primary":true}`, matchesWorkEl: true},
+		{path: `groups[value eq "g1"]`, attr: "groups", filter: true, template: `{"value":"g1"}`},
 		{path: `  emails[type eq "work"]  `, attr: "emails", filter: true, template: `{"type":"work"}`, matchesWorkEl: true},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
