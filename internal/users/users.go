@@ -1,7 +1,8 @@
 // Package users is the SCIM User service: the RFC 7644 operations on /Users
-// (create, get, list, replace, patch, delete) over a scim.Store. It holds the
-// protocol's rules (ids, versions, uniqueness, PATCH retries); it knows
-// nothing of HTTP or AWS.
+// (create, get, list, replace, patch, delete) over a user store. It holds the
+// protocol's rules (ids, versions, If-Match, the PATCH and PUT
+// read-modify-write retries); the store enforces userName uniqueness
+// atomically. It knows nothing of HTTP or AWS.
 package users
 
 import (
