@@ -1,5 +1,5 @@
 // Package users is the SCIM User service: the RFC 7644 operations on /Users
-// (create, get, list, replace, patch, delete) over a scim.Store. It holds the
+// (create, get, list, replace, patch, delete) over a scim.UserStore. It holds the
 // protocol's rules (ids, versions, uniqueness, PATCH retries); it knows
 // nothing of HTTP or AWS.
 package users
@@ -19,7 +19,7 @@ import (
 
 // Service implements the User endpoint.
 type Service struct {
-	store scim.Store
+	store scim.UserStore
 	rt    *scim.ResourceType
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -29,7 +29,7 @@ type Service struct {
 }
 
 // New returns a Service storing users in store.
-func New(store scim.Store) *Service {
+func New(store scim.UserStore) *Service {
 	return &Service{store: store, rt: scim.UserResourceType, Now: time.Now, HashPassword: HashPassword}
 }
 

@@ -19,9 +19,9 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
-	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/users"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
 // Options adjust Start.
@@ -43,7 +43,7 @@ type Env struct {
 	// API is the local API Gateway.
 	API *localapi.API
 	// Store is the DynamoDB store behind the handlers.
-	Store *dynamo.Store
+	Store scim.UserStore
 	// Users is the service behind the handlers.
 	Users *users.Service
 	t     testing.TB
