@@ -168,13 +168,13 @@ func FromEnv(ctx context.Context, method string) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.New(db, table))), nil
+	return New(method, Resources(dynamo.NewUserStore(db, table))), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
 // generated from.
-func Resources(store *dynamo.Store) []scimhttp.Service {
+func Resources(store scim.UserStore) []scimhttp.Service {
 	return []scimhttp.Service{users.New(store)}
 }
 

@@ -191,7 +191,7 @@ func strs(v any) []string {
 // 403 on filter, and that each ServiceProviderConfig claim holds.
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 
 	get := func(t *testing.T, path string) map[string]any {
 		t.Helper()

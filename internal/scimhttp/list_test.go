@@ -12,7 +12,7 @@ import (
 // cursor paging, their errors, sorting, and the ListResponse shape.
 func TestListParameters(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	for i := range 7 {
 		r := env.Do("POST", "/Users", map[string]any{"userName": fmt.Sprintf("p%d@x.io", i), "displayName": fmt.Sprintf("Name %d", 7-i), "active": i%2 == 0})
 		if r.Status != 201 {

@@ -64,7 +64,7 @@ func replayDir(t *testing.T, dir string) {
 			if err := json.Unmarshal(data, &fx); err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			env := apitest.Start(t, apitest.Options{})
+			env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 			vars := map[string]string{}
 			for i, st := range fx.Steps {
 				replayStep(t, env, i, st, vars)

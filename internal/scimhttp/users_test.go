@@ -1,8 +1,11 @@
 package scimhttp_test
 
 // End-to-end tests of the /Users endpoints through the local API (API
-// Gateway's request path, the authorizer, the per-verb functions and
-// DynamoDB Local), one feature of issue 3 per top-level test. Pitfalls of
+// Gateway's request path, the authorizer, the per-verb functions), one
+// feature of issue 3 per top-level test. They test the logic above the
+// store, so they run on the in-memory store (held to the DynamoDB store's
+// contract by internal/store/storetest); the tests that inspect what is
+// stored run on DynamoDB Local. Pitfalls of
 // other SCIM servers (issue 3, "Pitfalls") that a replay fixture already
 // covers are named in TestPitfalls, not tested twice.
 
@@ -12,7 +15,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -24,9 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi/apitest"
-	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
@@ -204,7 +204,7 @@ func sortedKeys(m map[string]any) []string {
 // ignored; null means absent; readOnly attributes are ignored.
 func TestSchemaValidation(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 
 	t.Run("wrong types are 400 invalidValue", func(t *testing.T) {
 		t.Parallel()
@@ -370,39 +370,26 @@ func TestSchemaValidation(t *testing.T) {
 	})
 }
 
-// storedItems returns every item of the table behind the test's API (the
-// one dynamotest created for the top-level test), read with a Scan: tests
-// may look at everything the service wrote.
-func storedItems(t *testing.T, topLevel string) []map[string]types.AttributeValue {
+// storedItems returns every item of the DynamoDB Local table behind env,
+// read with a Scan: tests may look at everything the service wrote.
+func storedItems(t *testing.T, env *apitest.Env) []map[string]types.AttributeValue {
 	t.Helper()
-	db := ddblocal.Client(dynamotest.Endpoint(t))
-	ctx := context.Background()
-	prefix := fmt.Sprintf("t%d_", os.Getpid())
-	var table string
-	var start *string
-	for table == "" {
-		out, err := db.ListTables(ctx, &dynamodb.ListTablesInput{ExclusiveStartTableName: start})
+	if env.DB == nil {
+		t.Fatal("storedItems needs the DynamoDB backend")
+	}
+	var items []map[string]types.AttributeValue
+	var start map[string]types.AttributeValue
+	for {
+		out, err := env.DB.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(env.Table), ExclusiveStartKey: start})
 		if err != nil {
-			t.Fatalf("ListTables: %v", err)
+			t.Fatalf("Scan: %v", err)
 		}
-		for _, name := range out.TableNames {
-			if strings.HasPrefix(name, prefix) && strings.HasSuffix(name, "_"+topLevel) {
-				table = name
-			}
+		items = append(items, out.Items...)
+		if len(out.LastEvaluatedKey) == 0 {
+			return items
 		}
-		if out.LastEvaluatedTableName == nil {
-			break
-		}
-		start = out.LastEvaluatedTableName
+		start = out.LastEvaluatedKey
 	}
-	if table == "" {
-		t.Fatalf("no table of %s on DynamoDB Local", topLevel)
-	}
-	out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
-	if err != nil {
-		t.Fatalf("Scan: %v", err)
-	}
-	return out.Items
 }
 
 // attrStrings collects every string, number and binary in an item.
@@ -438,7 +425,7 @@ func attrStrings(v types.AttributeValue) []string {
 // changePassword claim of ServiceProviderConfig) changes the stored hash.
 func TestPassword(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	ctx := context.Background()
 	const pw1, pw2, pw3 = "Cleartext-One-7f3a9c", "Cleartext-Two-b81d44", "Cleartext-Three-c0ffee"
 	userName := uniqueName("pw")
@@ -502,8 +489,31 @@ func TestPassword(t *testing.T) {
 	if got := hash(); !users.VerifyPassword(got, pw1) {
 		t.Errorf("PUT with password did not change the hash")
 	}
+}
+
+// TestPasswordStoredOnlyAsHash: whatever way a password arrives (POST,
+// PATCH with and without a path, PUT), the table holds its Argon2id hash
+// and never the cleartext, in any attribute of any item.
+func TestPasswordStoredOnlyAsHash(t *testing.T) {
+	t.Parallel()
+	env := apitest.Start(t, apitest.Options{Store: apitest.DynamoDB})
+	const pw1, pw2, pw3 = "Cleartext-One-7f3a9c", "Cleartext-Two-b81d44", "Cleartext-Three-c0ffee"
+	userName := uniqueName("pwstore")
+	id := idOf(t, mustCreate(t, env, with(newUser(userName), "password", pw1)))
+	for _, step := range []struct {
+		method string
+		body   any
+	}{
+		{http.MethodPatch, patchOp(op("replace", "password", pw2))},
+		{http.MethodPatch, patchOp(op("replace", "", map[string]any{"password": pw3}))},
+		{http.MethodPut, with(newUser(userName), "password", pw1)},
+	} {
+		if resp := env.Do(step.method, "/Users/"+id, step.body); resp.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", step.method, resp.Status, resp.Body)
+		}
+	}
 	// And the table holds no cleartext anywhere.
-	items := storedItems(t, "TestPassword")
+	items := storedItems(t, env)
 	if len(items) == 0 {
 		t.Fatal("no items stored")
 	}
@@ -531,7 +541,7 @@ func TestPassword(t *testing.T) {
 // §3.9) on reads, searches and write responses.
 func TestProjection(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	userName := uniqueName("proj")
 	created := mustCreate(t, env, with(newUser(userName),
 		"phoneNumbers", []any{map[string]any{"value": "+1 555", "type": "work"}},
@@ -711,7 +721,7 @@ func listResources(t *testing.T, resp *apitest.Response, want int) []map[string]
 // on GET answers 304.
 func TestETags(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 
 	sameETag := func(t *testing.T, what string, resp *apitest.Response) string {
 		t.Helper()
@@ -833,7 +843,7 @@ func TestETags(t *testing.T) {
 // 200 with the resource.
 func TestPatch(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 
 	t.Run("200 with the resource", func(t *testing.T) {
 		t.Parallel()
@@ -929,7 +939,7 @@ func TestPatch(t *testing.T) {
 // version conflict, so concurrent PATCHes to one user all land.
 func TestConcurrentPatch(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	const n = 8
 	id := idOf(t, mustCreate(t, env, newUser(uniqueName("race"))))
 	var wg sync.WaitGroup
@@ -970,7 +980,7 @@ func TestConcurrentPatch(t *testing.T) {
 // right status and scimType, and a client's mistake is never a 5xx.
 func TestErrors(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	id := idOf(t, mustCreate(t, env, newUser(uniqueName("err"))))
 	const unknownID = "01010101-00aa-40bb-80cc-000000000001"
 
@@ -1090,7 +1100,7 @@ func TestErrors(t *testing.T) {
 // on every verb that takes one.
 func TestBodyLimit(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 	id := idOf(t, mustCreate(t, env, newUser(uniqueName("big"))))
 	big := `{"userName":"big@example.com","displayName":"` + strings.Repeat("x", 1<<20) + `"}`
 	for _, tc := range []struct{ method, path string }{
@@ -1129,7 +1139,7 @@ func TestBodyLimit(t *testing.T) {
 //     testdata/okta/03-duplicate-create.json.
 func TestPitfalls(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
 
 	t.Run("path-less PATCH with odd values is never a crash", func(t *testing.T) {
 		t.Parallel()

@@ -83,7 +83,7 @@ func (s *Service) List(ctx context.Context, tenant string, q scim.ListQuery) (*s
 	}
 	// Otherwise every user is read, matched, sorted.
 	var all []*scim.Resource
-	err := s.store.Scan(ctx, tenant, func(r *scim.Resource) bool {
+	err := s.store.Walk(ctx, tenant, func(r *scim.Resource) bool {
 		if f == nil || f.Match(r) {
 			all = append(all, r)
 		}

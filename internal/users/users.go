@@ -1,5 +1,5 @@
 // Package users is the SCIM User service: the RFC 7644 operations on /Users
-// (create, get, list, replace, patch, delete) over a user store. It holds the
+// (create, get, list, replace, patch, delete) over a scim.UserStore. It holds the
 // protocol's rules (ids, versions, If-Match, the PATCH and PUT
 // read-modify-write retries); the store enforces userName uniqueness
 // atomically. It knows nothing of HTTP or AWS.
@@ -20,7 +20,7 @@ import (
 
 // Service implements the User endpoint.
 type Service struct {
-	store scim.Store
+	store scim.UserStore
 	rt    *scim.ResourceType
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -30,7 +30,7 @@ type Service struct {
 }
 
 // New returns a Service storing users in store.
-func New(store scim.Store) *Service {
+func New(store scim.UserStore) *Service {
 	return &Service{store: store, rt: scim.UserResourceType, Now: time.Now, HashPassword: HashPassword}
 }
 

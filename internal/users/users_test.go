@@ -14,7 +14,7 @@ import (
 // conflict: every writer's change survives.
 func TestConcurrentPatchLosesNothing(t *testing.T) {
 	t.Parallel()
-	svc, _ := newService(t)
+	svc := newService(t)
 	ctx := context.Background()
 	u, err := svc.Create(ctx, "t", map[string]any{"userName": "busy@x.io"})
 	if err != nil {
@@ -56,7 +56,7 @@ func TestConcurrentPatchLosesNothing(t *testing.T) {
 // With If-Match, a stale version is 412 and changes nothing.
 func TestIfMatch(t *testing.T) {
 	t.Parallel()
-	svc, _ := newService(t)
+	svc := newService(t)
 	ctx := context.Background()
 	u, err := svc.Create(ctx, "t", map[string]any{"userName": "im@x.io"})
 	if err != nil {
@@ -86,7 +86,7 @@ func TestIfMatch(t *testing.T) {
 // unless a new password is sent, read-only attributes are ignored.
 func TestReplaceIsFullReplace(t *testing.T) {
 	t.Parallel()
-	svc, _ := newService(t)
+	svc := newService(t)
 	ctx := context.Background()
 	u, err := svc.Create(ctx, "t", map[string]any{"userName": "r@x.io", "title": "Boss", "password": "p1",
 		"name": map[string]any{"givenName": "G", "familyName": "F"}})

@@ -38,7 +38,7 @@ func TestRoutesAgree(t *testing.T) {
 	}
 
 	allowed := map[string][]string{} // path → methods the handler serves
-	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.New(nil, "unused"))})
+	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.NewUserStore(nil, "unused"))})
 	for _, r := range served.Routes() {
 		allowed[r.Path] = r.Methods
 	}
@@ -59,7 +59,7 @@ func TestRoutesAgree(t *testing.T) {
 
 	// The local API, wired like cmd/scim-local.
 	db, table := dynamotest.Table(t)
-	functions := gateway.Handlers(gateway.Resources(dynamo.New(db, table)))
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, table)))
 	allowAll := func(_ context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		arn := strings.SplitN(ev.MethodArn, "/", 3)
 		return events.APIGatewayCustomAuthorizerResponse{

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/store/storetest"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -41,7 +42,7 @@ func (t *throttled) TransactWriteItems(context.Context, *dynamodb.TransactWriteI
 func TestThrottlingIsUnavailable(t *testing.T) {
 	t.Parallel()
 	api := &throttled{}
-	st := dynamo.New(api, "t")
+	st := dynamo.NewUserStore(api, "t")
 	ctx := context.Background()
 	if _, err := st.Get(ctx, "t", "id"); !errors.Is(err, scim.ErrUnavailable) {
 		t.Errorf("Get: %v, want ErrUnavailable", err)
@@ -49,7 +50,7 @@ func TestThrottlingIsUnavailable(t *testing.T) {
 	if _, err := st.Count(ctx, "t"); !errors.Is(err, scim.ErrUnavailable) {
 		t.Errorf("Count: %v, want ErrUnavailable", err)
 	}
-	if err := st.Create(ctx, "t", newUser("x@y.z")); !errors.Is(err, scim.ErrUnavailable) {
+	if err := st.Create(ctx, "t", storetest.NewUser("x@y.z")); !errors.Is(err, scim.ErrUnavailable) {
 		t.Errorf("Create: %v, want ErrUnavailable", err)
 	}
 	if api.transactions < 2 {

@@ -1,7 +1,8 @@
 // Package apitest starts the whole local API for end-to-end tests: a fresh
-// DynamoDB Local table, the per-verb Lambda handlers, the real authorizer on
-// a temporary key file, and internal/local/localapi in an httptest server, with the
-// routes of template.yaml. Requests take the path they take in AWS.
+// store (a DynamoDB Local table, or the in-memory store for logic tests),
+// the per-verb Lambda handlers, the real authorizer on a temporary key file,
+// and internal/local/localapi in an httptest server, with the routes of
+// template.yaml. Requests take the path they take in AWS.
 package apitest
 
 import (
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
@@ -22,7 +25,9 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
+	"github.com/serverless-scim/serverless-scim/internal/store/memory"
 	"github.com/serverless-scim/serverless-scim/internal/users"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
 // Options adjust Start.
@@ -31,7 +36,22 @@ type Options struct {
 	AuthorizerTTL time.Duration
 	// KeyTTL is the key set cache's TTL in the authorizer (0: its default).
 	KeyTTL time.Duration
+	// Store selects the store behind the handlers (default DynamoDB).
+	Store Backend
 }
+
+// Backend is a kind of store behind the local API.
+type Backend int
+
+const (
+	// DynamoDB is a fresh table on DynamoDB Local: for tests that claim
+	// storage behaviour (what is stored, what it costs).
+	DynamoDB Backend = iota
+	// Memory is internal/store/memory, which the contract suite
+	// (internal/store/storetest) holds to the DynamoDB store's semantics:
+	// for tests of the logic above the store. No Java, milliseconds.
+	Memory
+)
 
 // Env is a running local API.
 type Env struct {
@@ -43,8 +63,12 @@ type Env struct {
 	KeysPath string
 	// API is the local API Gateway.
 	API *localapi.API
-	// Store is the DynamoDB store behind the handlers.
-	Store *dynamo.Store
+	// Store is the store behind the handlers.
+	Store scim.UserStore
+	// DB and Table are the DynamoDB Local client and table behind Store
+	// (nil and "" with the Memory backend), for tests that inspect items.
+	DB    *dynamodb.Client
+	Table string
 	// Users is the service behind the handlers.
 	Users *users.Service
 	t     testing.TB
@@ -57,8 +81,15 @@ func Start(t testing.TB, opt Options) *Env {
 	if err != nil {
 		t.Fatalf("loading template.yaml: %v", err)
 	}
-	store := dynamotest.Store(t)
-	svc := users.New(store)
+	env := &Env{t: t}
+	switch opt.Store {
+	case Memory:
+		env.Store = memory.New()
+	default:
+		env.DB, env.Table = dynamotest.Table(t)
+		env.Store = dynamo.NewUserStore(env.DB, env.Table)
+	}
+	svc := users.New(env.Store)
 	functions := gateway.Handlers([]scimhttp.Service{svc})
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
@@ -77,7 +108,8 @@ func Start(t testing.TB, opt Options) *Env {
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &Env{URL: srv.URL + "/scim/v2", Key: key, KeysPath: keysPath, API: api, Store: store, Users: svc, t: t}
+	env.URL, env.Key, env.KeysPath, env.API, env.Users = srv.URL+"/scim/v2", key, keysPath, api, svc
+	return env
 }
 
 // Response is a response read whole.

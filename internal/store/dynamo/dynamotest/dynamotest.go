@@ -1,7 +1,8 @@
 // Package dynamotest gives tests a fresh table on DynamoDB Local: the one
 // named by SCIM_DYNAMODB_ENDPOINT (make test starts it), or one it starts
 // itself for the test binary. Tests that claim storage behaviour use it;
-// there is no in-memory stand-in.
+// logic tests may use internal/store/memory instead, which
+// internal/store/storetest holds to the same contract.
 package dynamotest
 
 import (
@@ -72,10 +73,10 @@ func Table(tb testing.TB) (*dynamodb.Client, string) {
 	return db, name
 }
 
-// Store returns a dynamo.Store on a fresh table.
-func Store(tb testing.TB) *dynamo.Store {
+// Store returns a dynamo.UserStore on a fresh table.
+func Store(tb testing.TB) *dynamo.UserStore {
 	db, name := Table(tb)
-	return dynamo.New(db, name)
+	return dynamo.NewUserStore(db, name)
 }
 
 func sanitize(s string) string {

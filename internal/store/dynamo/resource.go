@@ -1,0 +1,312 @@
+package dynamo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-scim/serverless-scim/internal/store"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
+)
+
+// API is the subset of the DynamoDB client the stores use.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// table is one table laid out as TableDefinition says, with the operations
+// every resource type's store shares: a resource item named by its unique
+// name, its id pointer, its externalId pointer and its bucket counter,
+// written together.
+type table struct {
+	db   API
+	name string
+}
+
+// Item attribute names (besides the keys). Short names keep items small;
+// docs/ARCHITECTURE.md lists them with their meaning.
+const (
+	attrID       = "id"       // resource, externalId pointer: the resource id
+	attrVersion  = "v"        // resource: version, the optimistic-concurrency token
+	attrDoc      = "doc"      // resource: the attributes as JSON (source of truth)
+	attrCreated  = "created"  // resource: meta.created
+	attrModified = "modified" // resource: meta.lastModified
+	attrRef      = "ref"      // id pointer: the sort key of the resource item
+	attrCount    = "n"        // counter: resources in the bucket
+)
+
+// record is what the mechanics need of a resource: its identity, its name,
+// its externalId and its version.
+type record struct {
+	id, name, externalID string
+	version              int64
+}
+
+func (k kind) record(r *scim.Resource) record {
+	name, _ := r.Attrs[k.nameAttr].(string)
+	return record{id: r.ID, name: name, externalID: r.ExternalID(), version: r.Meta.Version}
+}
+
+// resourceItem encodes the attributes every resource item has: the key
+// (from the name), id, version, the attributes as JSON, the name as sent
+// and the times. It enforces the store's size limits.
+func (k kind) resourceItem(tenant string, r *scim.Resource) (map[string]types.AttributeValue, error) {
+	doc, err := json.Marshal(r.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: encoding %s: %w", k.resourceType, err)
+	}
+	rec := k.record(r)
+	if err := store.CheckLimits(doc, rec.name, rec.externalID, rec.id); err != nil {
+		return nil, err
+	}
+	item := key(tenant, k.itemKey(rec.name))
+	item[attrID] = s(r.ID)
+	item[attrVersion] = n(r.Meta.Version)
+	item[attrDoc] = s(string(doc))
+	item[k.nameAttr] = s(rec.name)
+	item[attrCreated] = s(scim.FormatTime(r.Meta.Created))
+	item[attrModified] = s(scim.FormatTime(r.Meta.LastModified))
+	return item, nil
+}
+
+// decodeResource turns a resource item back into a resource.
+func (k kind) decodeResource(item map[string]types.AttributeValue) (*scim.Resource, error) {
+	r := &scim.Resource{ID: str(item, attrID)}
+	r.Meta.ResourceType = k.resourceType
+	if v, ok := item[attrVersion].(*types.AttributeValueMemberN); ok {
+		r.Meta.Version, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	var err error
+	if r.Meta.Created, err = time.Parse(time.RFC3339Nano, str(item, attrCreated)); err != nil {
+		return nil, fmt.Errorf("dynamo: %s item %s has a bad created time", k.resourceType, r.ID)
+	}
+	if r.Meta.LastModified, err = time.Parse(time.RFC3339Nano, str(item, attrModified)); err != nil {
+		return nil, fmt.Errorf("dynamo: %s item %s has a bad modified time", k.resourceType, r.ID)
+	}
+	if err := json.Unmarshal([]byte(str(item, attrDoc)), &r.Attrs); err != nil {
+		return nil, fmt.Errorf("dynamo: %s item %s has a bad document: %w", k.resourceType, r.ID, err)
+	}
+	if r.ID == "" || r.Attrs == nil {
+		return nil, fmt.Errorf("dynamo: %s item without id or document", k.resourceType)
+	}
+	return r, nil
+}
+
+// errIDCollision is a create whose random id is taken: a bug or a broken
+// random source, never the client's doing.
+var errIDCollision = errors.New("dynamo: id collision on create")
+
+// create writes, in one transaction, the resource item and its id pointer
+// (each conditioned on not existing: the name claim cannot be lost to a
+// concurrent create, and there is no check-then-write), the externalId
+// pointer, one more in the bucket counter, and what more adds (may be nil).
+// A taken name is scim.ErrUniqueness.
+func (t *table) create(ctx context.Context, k kind, tenant string, item map[string]types.AttributeValue, r record, more func(*tx)) error {
+	sk := str(item, AttrSK)
+	ptr := key(tenant, k.idKey(r.id))
+	ptr[attrRef] = s(sk)
+	x := t.tx()
+	x.put(item, absent, scim.ErrUniqueness)
+	x.put(ptr, absent, errIDCollision)
+	x.count(k, tenant, k.bucketOf(sk), 1)
+	if r.externalID != "" {
+		x.putExt(k, tenant, r.externalID, r.id)
+	}
+	if more != nil {
+		more(x)
+	}
+	return x.run(ctx)
+}
+
+// replace writes item (next) over prev. When neither the name's key nor
+// the externalId changes and more is nil: one PutItem conditioned on prev's
+// id and version. Otherwise one transaction: the item (put conditioned on
+// the version, or on a rename: the old item deleted conditioned on the
+// version and the new one put conditioned on the name being free), the id
+// pointer moved, the bucket counters adjusted, the externalId pointer
+// moved, and what more adds — so the old name is freed and the new one taken
+// together or not at all.
+func (t *table) replace(ctx context.Context, k kind, tenant string, item map[string]types.AttributeValue, prev, next record, more func(*tx)) error {
+	oldSK, newSK := k.itemKey(prev.name), str(item, AttrSK)
+	cond := versionIs(prev.id, prev.version)
+	if oldSK == newSK && prev.externalID == next.externalID && more == nil {
+		in := &dynamodb.PutItemInput{TableName: &t.name, Item: item,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.expr()
+		_, err := t.db.PutItem(ctx, in)
+		var ccf *types.ConditionalCheckFailedException
+		if errors.As(err, &ccf) {
+			if str(ccf.Item, attrID) == prev.id {
+				return scim.ErrConflict // still there under its name: a newer version
+			}
+			return t.conflictOrGone(ctx, k, tenant, prev.id) // renamed or deleted meanwhile
+		}
+		if err != nil {
+			return wrap("put", err)
+		}
+		return nil
+	}
+	x := t.tx()
+	if oldSK != newSK {
+		x.delete(tenant, oldSK, cond, errStale)
+		x.put(item, absent, scim.ErrUniqueness)
+		x.setRef(tenant, k.idKey(next.id), oldSK, newSK, errStale)
+		if ob, nb := k.bucketOf(oldSK), k.bucketOf(newSK); ob != nb {
+			x.count(k, tenant, ob, -1)
+			x.count(k, tenant, nb, 1)
+		}
+	} else {
+		x.put(item, cond, errStale)
+	}
+	if prev.externalID != next.externalID {
+		if prev.externalID != "" {
+			x.deleteExt(k, tenant, prev.externalID, prev.id)
+		}
+		if next.externalID != "" {
+			x.putExt(k, tenant, next.externalID, next.id)
+		}
+	}
+	if more != nil {
+		more(x)
+	}
+	err := x.run(ctx)
+	if errors.Is(err, errStale) {
+		return t.conflictOrGone(ctx, k, tenant, next.id)
+	}
+	return err
+}
+
+// remove deletes, in one transaction, the resource item (conditioned on
+// r's id and version), its id pointer and externalId pointer, one less in
+// its bucket counter, and what more adds.
+func (t *table) remove(ctx context.Context, k kind, tenant string, r record, more func(*tx)) error {
+	sk := k.itemKey(r.name)
+	x := t.tx()
+	x.delete(tenant, sk, versionIs(r.id, r.version), errStale)
+	x.delete(tenant, k.idKey(r.id), &condition{
+		text:   "#r = :r",
+		names:  map[string]string{"#r": attrRef},
+		values: map[string]types.AttributeValue{":r": s(sk)},
+	}, errStale)
+	x.count(k, tenant, k.bucketOf(sk), -1)
+	if r.externalID != "" {
+		x.deleteExt(k, tenant, r.externalID, r.id)
+	}
+	if more != nil {
+		more(x)
+	}
+	err := x.run(ctx)
+	if errors.Is(err, errStale) {
+		return t.conflictOrGone(ctx, k, tenant, r.id)
+	}
+	return err
+}
+
+// conflictOrGone tells a version conflict from a deleted resource.
+func (t *table) conflictOrGone(ctx context.Context, k kind, tenant, id string) error {
+	ptr, err := t.getItem(ctx, tenant, k.idKey(id))
+	if err != nil {
+		return err
+	}
+	if ptr == nil {
+		return scim.ErrNotFound
+	}
+	return scim.ErrConflict
+}
+
+// getItem is a strongly consistent GetItem; a nil item means absent.
+func (t *table) getItem(ctx context.Context, tenant, sk string) (map[string]types.AttributeValue, error) {
+	out, err := t.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &t.name, Key: key(tenant, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, wrap("get", err)
+	}
+	return out.Item, nil
+}
+
+// byID reads the id pointer, then the resource item, both strongly
+// consistent. A rename between the two reads moves the item; the pointer is
+// then read again. A pointer to anything but an item of the kind holding
+// that id is scim.ErrNotFound.
+func (t *table) byID(ctx context.Context, k kind, tenant, id string) (map[string]types.AttributeValue, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		ptr, err := t.getItem(ctx, tenant, k.idKey(id))
+		if err != nil {
+			return nil, err
+		}
+		ref := str(ptr, attrRef)
+		if !strings.HasPrefix(ref, k.itemPrefix()) {
+			return nil, scim.ErrNotFound
+		}
+		item, err := t.getItem(ctx, tenant, ref)
+		if err != nil {
+			return nil, err
+		}
+		if item != nil && str(item, attrID) == id {
+			return item, nil
+		}
+	}
+	return nil, scim.ErrNotFound
+}
+
+// byName reads the resource item named name, or scim.ErrNotFound.
+func (t *table) byName(ctx context.Context, k kind, tenant, name string) (map[string]types.AttributeValue, error) {
+	item, err := t.getItem(ctx, tenant, k.itemKey(name))
+	if err != nil {
+		return nil, err
+	}
+	if item == nil {
+		return nil, scim.ErrNotFound
+	}
+	return item, nil
+}
+
+// byExternalID queries the externalId pointers of externalID (one Query on
+// a key prefix, in id order) and reads each resource by id; the resources
+// of a pointer that is stale by the time of the read are left out.
+func (t *table) byExternalID(ctx context.Context, k kind, tenant, externalID string, decode decoder) ([]*scim.Resource, error) {
+	out := []*scim.Resource{}
+	if externalID == "" {
+		return out, nil
+	}
+	var ids []string
+	err := t.queryPrefix(ctx, tenant, k.extPrefix(externalID), func(item map[string]types.AttributeValue) error {
+		if id := str(item, attrID); id != "" {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		item, err := t.byID(ctx, k, tenant, id)
+		if errors.Is(err, scim.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, err := decode(item)
+		if err != nil {
+			return nil, err
+		}
+		if r.ExternalID() == externalID {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// decoder turns a resource item of one kind into a resource.
+type decoder func(map[string]types.AttributeValue) (*scim.Resource, error)

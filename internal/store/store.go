@@ -1,0 +1,58 @@
+// Package store holds what the storage adapters (internal/store/dynamo,
+// internal/store/memory) share so that they behave alike: the listing order
+// of resources named by a unique, case-folded name, and the size limits.
+// internal/store/storetest checks that they do.
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
+)
+
+// ListingKey returns the place of a resource named name (userName, or a
+// group's displayName) in the listing order: the bucket (two hex digits of
+// the first byte of the SHA-256 of the folded name), "#", then the folded
+// name. Keys compare as byte strings, which is both Go's string order and
+// DynamoDB's sort-key order, so every store lists in this order. The bucket
+// spreads a tenant's resources over 256 fixed ranges, which lets DynamoDB
+// page by counters instead of reading everything before a position.
+func ListingKey(name string) string {
+	folded := scim.Fold(name)
+	sum := sha256.Sum256([]byte(folded))
+	return hex.EncodeToString(sum[:1]) + "#" + folded
+}
+
+// Bucket returns the bucket of a listing key (its first two characters).
+func Bucket(listingKey string) string { return listingKey[:2] }
+
+// Size limits. They are DynamoDB's (an item of at most 400 KB, a sort key of
+// at most 1,024 bytes) with room for the rest of the item and the key
+// prefixes; every store enforces them, so what one accepts the other does.
+const (
+	// MaxDocBytes bounds the JSON document of a resource's attributes.
+	MaxDocBytes = 350 * 1024
+	// maxSortKey is DynamoDB's limit on a sort key.
+	maxSortKey = 1024
+	// namePrefix is the longest prefix before a listing key ("U#", "G#").
+	namePrefix = len("U#")
+	// extPrefix is the longest fixed part of an externalId pointer's key
+	// around the value and the id: "X#U#", the length, ":" and "#".
+	extPrefix = len("X#U#") + len(":") + len("#")
+)
+
+// CheckLimits returns scim.ErrTooLarge when doc (the attributes as JSON) is
+// too large to store, and a 400 invalidValue error when the name or the
+// externalId (with the resource's id) is too long to be part of a key.
+func CheckLimits(doc []byte, name, externalID, id string) error {
+	if len(doc) > MaxDocBytes {
+		return scim.ErrTooLarge
+	}
+	if namePrefix+len(ListingKey(name)) > maxSortKey ||
+		extPrefix+len(strconv.Itoa(len(externalID)))+len(externalID)+len(id) > maxSortKey {
+		return scim.BadRequest(scim.ScimTypeInvalidValue, "userName or externalId is too long")
+	}
+	return nil
+}
