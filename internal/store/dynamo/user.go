@@ -136,3 +136,38 @@ func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, bac
 func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
 	return st.t.walk(ctx, st.k, tenant, decodeUser, fn)
 }
+
+// heldByUser returns the attributes a user item holds outside its document:
+// userName and active. With a nil item it only says which keys it holds.
+func heldByUser(item map[string]types.AttributeValue, key string) (any, bool) {
+	switch key {
+	case "userName":
+		if item == nil {
+			return nil, true
+		}
+		if v := str(item, "userName"); v != "" {
+			return v, true
+		}
+		return nil, true
+	case attrActive:
+		if item == nil {
+			return nil, true
+		}
+		if v, ok := item[attrActive].(*types.AttributeValueMemberBOOL); ok {
+			return v.Value, true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+// Scan reads the users after (backward: before) the listing position of
+// userName ("" the start, or the end) in Query steps of first items that
+// double (first 0: 1 MB pages from the start). It decodes of each user only
+// its id, meta and the attributes keys (every one when keys is nil; userName
+// and active come from the item, not its JSON document) to ask match, and
+// calls fn with the whole user for each match, until fn returns false.
+func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, first int, keys []string,
+	match, fn func(*scim.Resource) bool) error {
+	return st.t.scan(ctx, st.k, tenant, userName, backward, first, st.k.partial(keys, heldByUser), decodeUser, match, fn)
+}
