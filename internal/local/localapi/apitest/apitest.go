@@ -38,6 +38,8 @@ type Options struct {
 	KeyTTL time.Duration
 	// Store selects the store behind the handlers (default DynamoDB).
 	Store Backend
+	// Passwords is the User service's password policy (default: ignore).
+	Passwords users.PasswordPolicy
 }
 
 // Backend is a kind of store behind the local API.
@@ -90,6 +92,7 @@ func Start(t testing.TB, opt Options) *Env {
 		env.Store = dynamo.NewUserStore(env.DB, env.Table)
 	}
 	svc := users.New(env.Store)
+	svc.Passwords = opt.Passwords
 	functions := gateway.Handlers([]scimhttp.Service{svc})
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
