@@ -44,12 +44,13 @@ type Store interface {
 // Walk.
 type Scanner interface {
 	// Scan reads the resources after (backward: before) position pos ("" the
-	// start, or the end) in listing order, in read steps of first resources
-	// that grow (first 0: the largest steps the store has), and calls fn
-	// with each resource that match accepts, until fn returns false. match
-	// sees a resource that may hold only its id, meta and the attributes
-	// keys (every attribute when keys is nil); fn gets the whole resource.
-	Scan(ctx context.Context, tenant, pos string, backward bool, first int, keys []string,
+	// start, or the end) in listing order and calls fn with each resource
+	// that match accepts, until fn returns false. want is how many matches
+	// fn is expected to take (0: all of them); the store sizes its reads by
+	// it and by the share of matches it sees. match sees a resource that may
+	// hold only its id, meta and the attributes keys (every attribute when
+	// keys is nil); fn gets the whole resource.
+	Scan(ctx context.Context, tenant, pos string, backward bool, want int, keys []string,
 		match, fn func(*scim.Resource) bool) error
 }
 
@@ -288,10 +289,10 @@ func (l *Lister) cursorPage(ctx context.Context, tenant string, q scim.ListQuery
 
 // collect reads resources from pos in one direction until limit of them
 // match f, and reports whether more matching resources follow. Without a
-// filter it reads limit+1 resources; with one, through a Scanner, it reads
-// in steps that start at limit+1 and grow, so a filter that matches little
-// costs a few calls and at most the rest of the listing, never a call per
-// limit resources.
+// filter it reads limit+1 resources; with one, through a Scanner, it asks
+// for limit+1 matches and the store sizes its steps by the share that
+// match, so a filter that matches little costs a few calls and at most the
+// rest of the listing, never a call per limit resources.
 func (l *Lister) collect(ctx context.Context, tenant, pos string, backward bool, limit int, f *filter.Filter) ([]*scim.Resource, bool, error) {
 	out := make([]*scim.Resource, 0, limit)
 	if limit <= 0 {

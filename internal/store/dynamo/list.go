@@ -217,15 +217,27 @@ func (t *table) walk(ctx context.Context, k kind, tenant string, decode decoder,
 }
 
 // scan reads the kind's resources after (backward: before) the listing
-// position of name in Query steps that start at first items and double
-// (first 0: 1 MB pages), asks match about each resource decoded only as far
-// as partial goes, and calls fn with the whole resource for each match,
-// until fn returns false.
-func (t *table) scan(ctx context.Context, k kind, tenant, name string, backward bool, first int,
+// position of name, asks match about each resource decoded only as far as
+// partial goes, and calls fn with the whole resource for each match, until
+// fn returns false. want is how many matches fn is expected to take (0: all
+// of them): the first Query asks for want items, and each next one for what
+// the share of matches so far says the rest needs, with a quarter more (twice
+// the last step while nothing matched), so a page takes about one Query more
+// than it must and reads little past its last match.
+func (t *table) scan(ctx context.Context, k kind, tenant, name string, backward bool, want int,
 	partial, decode decoder, match, fn func(*scim.Resource) bool) error {
 	sp := k.span(name, backward)
-	sp.first = first
+	sp.first = want
+	read, matched := 0, 0
+	sp.grow = func(limit int) int {
+		if matched == 0 {
+			return 2 * limit
+		}
+		est := (want - matched) * read / matched
+		return max(est+est/4, 16)
+	}
 	return t.queryRange(ctx, tenant, sp, func(item map[string]types.AttributeValue) (bool, error) {
+		read++
 		p, err := partial(item)
 		if err != nil {
 			return false, err
@@ -233,6 +245,7 @@ func (t *table) scan(ctx context.Context, k kind, tenant, name string, backward 
 		if !match(p) {
 			return true, nil
 		}
+		matched++
 		r, err := decode(item)
 		if err != nil {
 			return false, err

@@ -58,9 +58,10 @@ type span struct {
 	// lo (forward) or hi (backward), so the range left is never empty.
 	after string
 	// first is the Limit of the first Query call; each next call asks for
-	// twice as many, up to maxLimit, then for as many as 1 MB holds. 0 asks
-	// for as many as 1 MB holds from the start.
+	// what grow returns (nil: twice as many), up to maxLimit, then for as
+	// many as 1 MB holds. 0 asks for as many as 1 MB holds from the start.
 	first int
+	grow  func(limit int) int
 }
 
 // queryRange calls fn for the tenant's items in sp, in key order (reverse
@@ -85,7 +86,6 @@ func (t *table) queryRange(ctx context.Context, tenant string, sp span, fn func(
 		}
 		if limit > 0 && limit <= maxLimit {
 			in.Limit = aws.Int32(int32(limit))
-			limit *= 2
 		}
 		out, err := t.query(ctx, in)
 		if err != nil {
@@ -100,5 +100,12 @@ func (t *table) queryRange(ctx context.Context, tenant string, sp span, fn func(
 			return nil
 		}
 		start = out.LastEvaluatedKey
+		if limit > 0 && limit <= maxLimit {
+			if sp.grow != nil {
+				limit = max(sp.grow(limit), 1)
+			} else {
+				limit *= 2
+			}
+		}
 	}
 }

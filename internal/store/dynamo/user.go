@@ -162,12 +162,13 @@ func heldByUser(item map[string]types.AttributeValue, key string) (any, bool) {
 }
 
 // Scan reads the users after (backward: before) the listing position of
-// userName ("" the start, or the end) in Query steps of first items that
-// double (first 0: 1 MB pages from the start). It decodes of each user only
-// its id, meta and the attributes keys (every one when keys is nil; userName
-// and active come from the item, not its JSON document) to ask match, and
-// calls fn with the whole user for each match, until fn returns false.
-func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, first int, keys []string,
+// userName ("" the start, or the end) in Query steps sized by want, the
+// number of matches fn is expected to take (0: all of them, in 1 MB pages).
+// It decodes of each user only its id, meta and the attributes keys (every
+// one when keys is nil; userName and active come from the item, not its JSON
+// document) to ask match, and calls fn with the whole user for each match,
+// until fn returns false.
+func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, want int, keys []string,
 	match, fn func(*scim.Resource) bool) error {
-	return st.t.scan(ctx, st.k, tenant, userName, backward, first, st.k.partial(keys, heldByUser), decodeUser, match, fn)
+	return st.t.scan(ctx, st.k, tenant, userName, backward, want, st.k.partial(keys, heldByUser), decodeUser, match, fn)
 }

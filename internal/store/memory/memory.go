@@ -390,9 +390,9 @@ func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Reso
 // Scan calls fn with each user after (backward: before) the listing
 // position of userName ("" the start, or the end) that match accepts, in
 // listing order (reversed when backward), until fn returns false. It reads
-// a snapshot and decodes every user whole: first and keys, which tell a
+// a snapshot and decodes every user whole: want and keys, which tell a
 // store how to read and what to decode, change nothing here.
-func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, first int, keys []string,
+func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, want int, keys []string,
 	match, fn func(*scim.Resource) bool) error {
 	us, _, err := st.ListAfter(ctx, tenant, userName, backward, 1<<40)
 	if err != nil {

@@ -767,14 +767,14 @@ func testScan(t *testing.T, st scim.UserStore) {
 						want = append(want, asJSON(t, r))
 					}
 				}
-				for _, first := range []int{0, 1, 3} {
+				for _, n := range []int{0, 1, 3} {
 					var got []string
-					err := sc.Scan(ctx, "t", pos, backward, first, keys, f.Match, func(r *scim.Resource) bool {
+					err := sc.Scan(ctx, "t", pos, backward, n, keys, f.Match, func(r *scim.Resource) bool {
 						got = append(got, asJSON(t, r))
 						return true
 					})
 					if err != nil || !slices.Equal(got, want) {
-						t.Errorf("Scan(%q from %q, backward=%v, first %d) = %d users, %v; want %d", text, pos, backward, first, len(got), err, len(want))
+						t.Errorf("Scan(%q from %q, backward=%v, want %d) = %d users, %v; want %d", text, pos, backward, n, len(got), err, len(want))
 					}
 				}
 				if len(want) > 1 {
