@@ -34,11 +34,6 @@ type lambdaError struct {
 	ErrorType    string `json:"errorType"`
 }
 
-// methodOf returns the HTTP method a SCIM function serves: GetFunction → GET.
-func methodOf(function string) string {
-	return strings.ToUpper(strings.TrimSuffix(function, "Function"))
-}
-
 // TestReplayInProcess replays every event through the handler each
 // function's main starts: gateway.FromEnv for the SCIM functions (reading
 // TABLE_NAME and SCIM_DYNAMODB_ENDPOINT, on a fresh DynamoDB Local table per
