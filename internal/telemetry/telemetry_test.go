@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -176,5 +177,22 @@ func TestStatusClass(t *testing.T) {
 		if got := telemetry.StatusClass(status); got != want {
 			t.Errorf("StatusClass(%d) = %q, want %q", status, got, want)
 		}
+	}
+}
+
+// The cost of a request's access line with its metrics (make bench).
+func BenchmarkEMFLine(b *testing.B) {
+	log := telemetry.NewLogger(io.Discard, slog.LevelInfo)
+	ctx := telemetry.WithAttrs(invocation("lambda-1", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"), slog.String(telemetry.KeyRequestID, "apigw-1"))
+	dims := func() []telemetry.Dimension {
+		return []telemetry.Dimension{{Name: "Operation", Value: "GET /Users/{id}"}, {Name: "Outcome", Value: "2xx"}}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		attrs := append([]slog.Attr{slog.String("method", "GET"), slog.String("route", "/scim/v2/Users/{id}"), slog.Int("status", 200)},
+			telemetry.EMF("ServerlessScim", time.Now(), dims(),
+				telemetry.Metric{Name: "Requests", Unit: telemetry.UnitCount, Value: 1},
+				telemetry.Metric{Name: "Latency", Unit: telemetry.UnitMilliseconds, Value: 3.2})...)
+		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	}
 }
