@@ -74,7 +74,7 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 func WithMetricsNamespace(ns string) Option { return func(o *options) { o.namespace = ns } }
 
 func newOptions(opts []Option) options {
-	o := options{log: slog.Default(), namespace: config.DefaultMetricsNamespace}
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
