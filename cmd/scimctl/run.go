@@ -95,7 +95,6 @@ type options struct {
 	tenant, expires, description string
 	keysFile, secret, endpoint   string
 	region                       string
-	expiresSet, descriptionSet   bool
 	positional                   []string
 }
 

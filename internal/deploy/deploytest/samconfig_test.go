@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
 )
 
@@ -121,7 +122,12 @@ func TestSamconfig(t *testing.T) {
 	}
 	var vars map[string]map[string]string
 	decodeStrict(t, filepath.Join(root, envFile), &vars)
-	known := map[string]bool{"TABLE_NAME": true, "SCIM_DYNAMODB_ENDPOINT": true, "API_KEYS_SECRET_ARN": true, "SECRETSMANAGER_ENDPOINT": true, "API_KEYS_CACHE_TTL": true}
+	known := map[string]bool{}
+	for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}} {
+		for _, v := range config.Variables(cfg) {
+			known[v.Name] = true
+		}
+	}
 	for section, vs := range vars {
 		if _, ok := tpl.Functions[section]; !ok && section != "Parameters" {
 			t.Errorf("%s: section %q is neither Parameters nor a function", envFile, section)

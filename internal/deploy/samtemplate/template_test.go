@@ -19,7 +19,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // scimPaths are the API's resource paths; every one is routed for every verb.
