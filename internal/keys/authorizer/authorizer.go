@@ -49,9 +49,9 @@ var ErrUnavailable = errors.New("authorizer: key set unavailable")
 
 // Handler checks bearer keys against a cached key set.
 type Handler struct {
-	cache *keys.Cache
-	now   func() time.Time
-	log   *slog.Logger
+	ring *keys.Keyring
+	now  func() time.Time
+	log  *slog.Logger
 }
 
 // Option configures New.
@@ -61,8 +61,8 @@ type options struct {
 	cache keys.CacheConfig
 }
 
-// WithCache sets how the key set is cached (TTL, stale bound, clock,
-// logger); see keys.CacheConfig for the defaults. It replaces the settings
+// WithCache sets how each key set document is cached (TTL, stale bound,
+// clock, logger); see keys.CacheConfig for the defaults. It replaces the settings
 // of options given before it.
 func WithCache(cfg keys.CacheConfig) Option { return func(o *options) { o.cache = cfg } }
 
@@ -75,8 +75,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.cache.Logge
 // WithClock sets the clock used for expiry and caching.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.cache.Now = now } }
 
-// New returns a Handler reading keys from src through a cache. Nothing is
-// loaded until the first request, which keeps Lambda cold starts short.
+// New returns a Handler reading keys from src through a keys.Keyring: if
+// src is keys.Sharded (secretstore.Store, keyfile.Store, keys.Memory), a
+// decision reads the root and the key's shard only. Nothing is loaded until
+// the first request, which keeps Lambda cold starts short.
 func New(src keys.Source, opts ...Option) *Handler {
 	var o options
 	for _, opt := range opts {
@@ -88,7 +90,7 @@ func New(src keys.Source, opts ...Option) *Handler {
 	if o.cache.Logger == nil {
 		o.cache.Logger = slog.Default()
 	}
-	return &Handler{cache: keys.NewCache(src, o.cache), now: o.cache.Now, log: o.cache.Logger}
+	return &Handler{ring: keys.NewKeyring(src, o.cache), now: o.cache.Now, log: o.cache.Logger}
 }
 
 // Handle is the Lambda handler for a TOKEN authorizer event. See the package
@@ -106,17 +108,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		h.log.Info("deny", "reason", err.Error())
 		return none, ErrUnauthorized
 	}
-	set, err := h.cache.Get(ctx)
-	if err != nil {
+	// The root and the key's shard only, from the cache when warm; an
+	// unknown id reloads them (rate-limited) in case the key is new.
+	rec, err := h.ring.Authenticate(ctx, key, h.now())
+	if errors.Is(err, keys.ErrUnavailable) {
 		return none, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	rec, err := set.Authenticate(key, h.now())
-	if errors.Is(err, keys.ErrUnknownKey) {
-		// Maybe created since the set was loaded: reload (rate-limited,
-		// so made-up key ids cannot hammer the store).
-		if set, rerr := h.cache.Refresh(ctx); rerr == nil {
-			rec, err = set.Authenticate(key, h.now())
-		}
 	}
 	if err != nil {
 		h.log.Info("deny", "reason", err.Error(), "keyId", key.ID)
