@@ -98,7 +98,7 @@ func TestLocalLifecycle(t *testing.T) {
 	}
 
 	// The key works against the key set, with tenant acme.
-	set, err := keyfile.New(kf).Load(context.Background())
+	set, err := keys.LoadAll(context.Background(), keyfile.New(kf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLocalLifecycle(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stderr, "Revoked key "+k.ID) {
 		t.Fatalf("revoke: %d %q", r.code, r.stderr)
 	}
-	set, _ = keyfile.New(kf).Load(context.Background())
+	set, _ = keys.LoadAll(context.Background(), keyfile.New(kf))
 	if _, err := set.Authenticate(k, time.Now()); err == nil {
 		t.Fatal("revoked key still authenticates")
 	}
@@ -185,7 +185,18 @@ func TestSecretsManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The root counts one shard, the secret <root ARN's last part>/0,
+	// which holds the key.
 	_, doc := f.Current("serverless-scim/api-keys")
+	root, err := keys.Decode([]byte(doc))
+	if err != nil || root.Shards != 1 {
+		t.Fatalf("root document %s: %v; want 1 shard", doc, err)
+	}
+	names := f.Names()
+	if len(names) != 2 || !strings.HasPrefix(names[1], "serverless-scim/api-keys-") || !strings.HasSuffix(names[1], "/0") {
+		t.Fatalf("secrets = %q, want the root and its shard 0", names)
+	}
+	_, doc = f.Current(names[1])
 	set, err := keys.Decode([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
