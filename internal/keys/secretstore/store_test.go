@@ -42,6 +42,8 @@ func client(endpoint string) *secretsmanager.Client {
 type backend struct {
 	name   string
 	client *secretsmanager.Client
+	// fake is the in-process stand-in, nil for moto.
+	fake *smfake.Server
 	// create makes an empty secret (no value) and returns its name.
 	create func(t *testing.T) string
 }
@@ -53,6 +55,7 @@ func backends(t *testing.T) []backend {
 	bs := []backend{{
 		name:   "fake",
 		client: client(f.URL),
+		fake:   f,
 		create: func(t *testing.T) string {
 			n := fmt.Sprintf("scim/keys-%d", secretSeq.Add(1))
 			f.CreateSecret(n)
@@ -434,6 +437,9 @@ func startMoto() {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if shared20k.f != nil {
+		shared20k.f.Close()
+	}
 	if motoCmd != nil && motoCmd.Process != nil {
 		motoCmd.Process.Kill()
 		motoCmd.Wait()

@@ -55,12 +55,22 @@ type fakeVersion struct {
 // New starts a Server that is closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
+	f := Start()
+	t.Cleanup(f.Close)
+	return f
+}
+
+// Start starts a Server that lives until Close, e.g. one shared by the
+// benchmarks of a package.
+func Start() *Server {
 	f := &Server{secrets: map[string]*fakeSecret{}, calls: map[string]int{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
-	t.Cleanup(f.srv.Close)
 	return f
 }
+
+// Close stops the server.
+func (f *Server) Close() { f.srv.Close() }
 
 // CreateSecret creates an empty secret (no value yet) named name and
 // returns its ARN.
@@ -272,8 +282,18 @@ func tooLarge() *smError {
 		fmt.Sprintf("SecretString exceeds the maximum length of %d bytes", MaxSecretBytes)}
 }
 
+// removeStage takes stage off every version. The version losing AWSCURRENT
+// gets AWSPREVIOUS, as in Secrets Manager.
 func (f *Server) removeStage(sec *fakeSecret, stage string) {
+	var was *fakeVersion
 	for _, v := range sec.versions {
+		if slices.Contains(v.stages, stage) {
+			was = v
+		}
 		v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == stage })
+	}
+	if stage == "AWSCURRENT" && was != nil {
+		f.removeStage(sec, "AWSPREVIOUS")
+		was.stages = append(was.stages, "AWSPREVIOUS")
 	}
 }
