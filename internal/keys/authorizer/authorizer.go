@@ -70,7 +70,7 @@ var ErrUnavailable = errors.New("authorizer: key set unavailable")
 
 // Handler checks bearer keys against a cached key set.
 type Handler struct {
-	cache     *keys.Cache
+	ring      *keys.Keyring
 	now       func() time.Time
 	log       *slog.Logger
 	namespace string
@@ -84,8 +84,8 @@ type options struct {
 	namespace string
 }
 
-// WithCache sets how the key set is cached (TTL, stale bound, clock,
-// logger); see keys.CacheConfig for the defaults. It replaces the settings
+// WithCache sets how each key set document is cached (TTL, stale bound,
+// clock, logger); see keys.CacheConfig for the defaults. It replaces the settings
 // of options given before it.
 func WithCache(cfg keys.CacheConfig) Option { return func(o *options) { o.cache = cfg } }
 
@@ -102,8 +102,10 @@ func WithMetricsNamespace(ns string) Option { return func(o *options) { o.namesp
 // WithClock sets the clock used for expiry and caching.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.cache.Now = now } }
 
-// New returns a Handler reading keys from src through a cache. Nothing is
-// loaded until the first request, which keeps Lambda cold starts short.
+// New returns a Handler reading keys from src through a keys.Keyring: if
+// src is keys.Sharded (secretstore.Store, keyfile.Store, keys.Memory), a
+// decision reads the root and the key's shard only. Nothing is loaded until
+// the first request, which keeps Lambda cold starts short.
 func New(src keys.Source, opts ...Option) *Handler {
 	var o options
 	for _, opt := range opts {
@@ -118,7 +120,7 @@ func New(src keys.Source, opts ...Option) *Handler {
 	if o.namespace == "" {
 		o.namespace = config.DefaultMetricsNamespace
 	}
-	return &Handler{cache: keys.NewCache(src, o.cache), now: o.cache.Now, log: o.cache.Logger, namespace: o.namespace}
+	return &Handler{ring: keys.NewKeyring(src, o.cache), now: o.cache.Now, log: o.cache.Logger, namespace: o.namespace}
 }
 
 // Handle is the Lambda handler for a TOKEN authorizer event. See the package
@@ -136,18 +138,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 		h.decision(ctx, OutcomeDenyMalformed, "", "", err)
 		return none, ErrUnauthorized
 	}
-	set, err := h.cache.Get(ctx)
-	if err != nil {
+	// The root and the key's shard only, from the cache when warm; an
+	// unknown id reloads them (rate-limited) in case the key is new.
+	rec, err := h.ring.Authenticate(ctx, key, h.now())
+	if errors.Is(err, keys.ErrUnavailable) {
 		h.decision(ctx, OutcomeError, key.ID, "", err)
 		return none, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	rec, err := set.Authenticate(key, h.now())
-	if errors.Is(err, keys.ErrUnknownKey) {
-		// Maybe created since the set was loaded: reload (rate-limited,
-		// so made-up key ids cannot hammer the store).
-		if set, rerr := h.cache.Refresh(ctx); rerr == nil {
-			rec, err = set.Authenticate(key, h.now())
-		}
 	}
 	if err != nil {
 		h.decision(ctx, denial(err), key.ID, "", err)
