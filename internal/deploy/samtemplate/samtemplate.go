@@ -54,7 +54,7 @@ func (r Route) String() string { return r.Method + " " + r.Path + " -> " + r.Fun
 
 // Statement is one IAM policy statement of a function's inline policies.
 // Resources written with intrinsic functions are rendered as text, e.g.
-// "!GetAtt UsersTable.Arn" or "!Ref ApiKeysSecret".
+// "!GetAtt DirectoryTable.Arn" or "!Ref ApiKeysSecret".
 type Statement struct {
 	Sid       string
 	Effect    string

@@ -99,8 +99,8 @@ func TestTemplateFunctions(t *testing.T) {
 				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
 					t.Error("the authorizer has TABLE_NAME; it must not know the table")
 				}
-			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "UsersTable" {
-				t.Errorf("TABLE_NAME refers to %q, want UsersTable", got)
+			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "DirectoryTable" {
+				t.Errorf("TABLE_NAME refers to %q, want DirectoryTable", got)
 			}
 			group := tpl.Node("Resources", id, "Properties", "LoggingConfig", "LogGroup")
 			if group == nil || group.Tag != "!Ref" || group.Value != id+"LogGroup" {
@@ -147,7 +147,7 @@ func TestTemplateRoutes(t *testing.T) {
 // Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem).
 func TestTemplateLeastPrivilege(t *testing.T) {
 	tpl := loadTemplate(t)
-	table := []string{"!GetAtt UsersTable.Arn"}
+	table := []string{"!GetAtt DirectoryTable.Arn"}
 	tests := []struct {
 		function  string
 		actions   []string
@@ -192,8 +192,8 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 func TestTemplateTableMatchesCode(t *testing.T) {
 	tpl := loadTemplate(t)
 	td := tpl.Table
-	if td == nil || td.LogicalID != "UsersTable" {
-		t.Fatalf("table = %+v, want UsersTable", td)
+	if td == nil || td.LogicalID != "DirectoryTable" {
+		t.Fatalf("table = %+v, want DirectoryTable", td)
 	}
 	code := dynamo.TableDefinition("x")
 
@@ -232,8 +232,8 @@ func TestTemplateTableMatchesCode(t *testing.T) {
 			t.Errorf("%s: template %v, code %v", c.name, c.got, c.want)
 		}
 	}
-	if tpl.Node("Resources", "UsersTable", "Properties", "TableName") != nil {
-		t.Error("UsersTable has a fixed TableName; a name would block replacement and collide between stacks")
+	if tpl.Node("Resources", "DirectoryTable", "Properties", "TableName") != nil {
+		t.Error("DirectoryTable has a fixed TableName; a name would block replacement and collide between stacks")
 	}
 }
 
@@ -432,7 +432,8 @@ func TestTemplateOutputs(t *testing.T) {
 	outputs := tpl.Node("Outputs")
 	want := map[string]string{
 		"ScimBaseUrl":           "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2",
-		"UsersTableName":        "UsersTable",
+		"DirectoryTableName":    "DirectoryTable",
+		"DirectoryTableArn":     "DirectoryTable.Arn",
 		"ApiKeysSecretArn":      "ApiKeysSecret",
 		"CreateFirstKeyCommand": "go run ./cmd/scimctl keys create --tenant <tenant> --description \"Okta production\" --region ${AWS::Region} --secret ${ApiKeysSecret}",
 	}
@@ -440,6 +441,12 @@ func TestTemplateOutputs(t *testing.T) {
 		n := child(outputs, name, "Value")
 		if n == nil || n.Value != v {
 			t.Errorf("output %s = %v, want %q", name, n, v)
+		}
+	}
+	// The table's name and ARN are stack exports, for the application's stack.
+	for _, name := range []string{"DirectoryTableName", "DirectoryTableArn"} {
+		if got := str(outputs, name, "Export", "Name"); got != "${AWS::StackName}-"+name {
+			t.Errorf("output %s is exported as %q, want ${AWS::StackName}-%s", name, got, name)
 		}
 	}
 }
