@@ -81,13 +81,20 @@ func TestTemplateFunctions(t *testing.T) {
 			if len(fn.ManagedPolicies) != 0 {
 				t.Errorf("ManagedPolicies = %v, want only inline statements", fn.ManagedPolicies)
 			}
-			// Local-only overrides must never reach AWS.
+			// The local-endpoint overrides are declared for every function, so that
+			// sam local invoke --env-vars can set them, and empty in AWS, where the
+			// code then uses the real service.
 			for _, v := range []string{"SCIM_DYNAMODB_ENDPOINT", "SECRETSMANAGER_ENDPOINT"} {
-				_, lit := fn.Env[v]
-				_, ref := fn.EnvRefs[v]
-				if lit || ref {
-					t.Errorf("%s is set; it is a local-only override", v)
+				got, lit := fn.Env[v]
+				if !lit || got != "" {
+					t.Errorf("%s = %q (declared %v); want it declared with an empty literal value", v, got, lit)
 				}
+			}
+			if got := fn.EnvRefs["LOG_LEVEL"]; got != "LogLevel" {
+				t.Errorf("LOG_LEVEL refers to %q, want the LogLevel parameter", got)
+			}
+			if !slices.Contains(fn.EnvNames, "METRICS_NAMESPACE") {
+				t.Errorf("METRICS_NAMESPACE is not declared (declared: %v)", fn.EnvNames)
 			}
 			if id == "AuthorizerFunction" {
 				if got := fn.EnvRefs["API_KEYS_SECRET_ARN"]; got != "ApiKeysSecret" {
@@ -224,7 +231,8 @@ func TestTemplateTableMatchesCode(t *testing.T) {
 		{"point-in-time recovery", td.PointInTimeRecovery, true},
 		{"deletion protection", td.DeletionProtection, true},
 		{"server-side encryption", td.SSE, true},
-		{"DeletionPolicy", td.DeletionPolicy, "Retain"},
+		// Retained, except when the stack's first create fails (no data yet).
+		{"DeletionPolicy", td.DeletionPolicy, "RetainExceptOnCreate"},
 		{"UpdateReplacePolicy", td.UpdateReplacePolicy, "Retain"},
 	}
 	for _, c := range checks {
@@ -302,10 +310,10 @@ func TestTemplateAuthorizer(t *testing.T) {
 			}
 		}
 	}
-	// The authorizer's log group and secret: retained secret, created empty.
+	// The authorizer's secret: retained (except after a failed first create), created empty.
 	secret := tpl.Node("Resources", "ApiKeysSecret")
-	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "Retain" || str(secret, "UpdateReplacePolicy") != "Retain" {
-		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret")
+	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "RetainExceptOnCreate" || str(secret, "UpdateReplacePolicy") != "Retain" {
+		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret (DeletionPolicy RetainExceptOnCreate, UpdateReplacePolicy Retain)")
 	}
 	set, err := keys.Decode([]byte(str(secret, "Properties", "SecretString")))
 	if err != nil || set.Version != keys.FormatVersion || len(set.Keys) != 0 {
@@ -328,7 +336,7 @@ func TestTemplateGatewayResponses(t *testing.T) {
 		{"MISSING_AUTHENTICATION_TOKEN", 404, nil},
 		{"THROTTLED", 429, map[string]string{"Retry-After": "1"}},
 		{"REQUEST_TOO_LARGE", 413, nil},
-		{"DEFAULT_4XX", 400, nil},
+		{"WAF_FILTERED", 403, nil},
 		{"DEFAULT_5XX", 502, nil},
 	}
 	for _, tt := range tests {
@@ -336,13 +344,20 @@ func TestTemplateGatewayResponses(t *testing.T) {
 			t.Errorf("no gateway response for %s", tt.typ)
 		}
 	}
+	// DEFAULT_4XX catches the 4xx types nothing else shapes (a type API Gateway adds
+	// later): it must keep API Gateway's own status, so it sets none and its body
+	// cannot name one.
+	if d := child(responses, "DEFAULT_4XX"); d == nil || child(d, "StatusCode") != nil {
+		t.Errorf("DEFAULT_4XX = %v; want one without a StatusCode (native status kept)", d)
+	}
 	// Every configured response, not only the required ones, must be SCIM-shaped
 	// with a body status equal to the HTTP status.
 	for i := 0; i+1 < len(responses.Content); i += 2 {
 		typ, r := responses.Content[i].Value, responses.Content[i+1]
 		t.Run(typ, func(t *testing.T) {
 			code, err := strconv.Atoi(str(r, "StatusCode"))
-			if err != nil {
+			native := typ == "DEFAULT_4XX"
+			if err != nil && !native {
 				t.Fatalf("StatusCode %q: %v", str(r, "StatusCode"), err)
 			}
 			for _, tt := range tests {
@@ -373,8 +388,12 @@ func TestTemplateGatewayResponses(t *testing.T) {
 					t.Errorf("%s template: %v", ct, err)
 					continue
 				}
-				if !reflect.DeepEqual(body.Schemas, []string{"urn:ietf:params:scim:api:messages:2.0:Error"}) || body.Status != strconv.Itoa(code) || body.Detail == "" {
-					t.Errorf("%s template = %+v, want a SCIM error with status %q and a detail", ct, body, strconv.Itoa(code))
+				wantStatus := strconv.Itoa(code)
+				if native {
+					wantStatus = ""
+				}
+				if !reflect.DeepEqual(body.Schemas, []string{"urn:ietf:params:scim:api:messages:2.0:Error"}) || body.Status != wantStatus || body.Detail == "" {
+					t.Errorf("%s template = %+v, want a SCIM error with status %q and a detail", ct, body, wantStatus)
 				}
 			}
 		})
@@ -430,10 +449,12 @@ func TestTemplateStage(t *testing.T) {
 func TestTemplateOutputs(t *testing.T) {
 	tpl := loadTemplate(t)
 	outputs := tpl.Node("Outputs")
+	const executeAPI = "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2"
 	want := map[string]string{
-		"ScimBaseUrl":           "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2",
+		"ExecuteApiBaseUrl":     executeAPI,
 		"DirectoryTableName":    "DirectoryTable",
 		"DirectoryTableArn":     "DirectoryTable.Arn",
+		"AlarmTopicArn":         "AlarmTopic",
 		"ApiKeysSecretArn":      "ApiKeysSecret",
 		"CreateFirstKeyCommand": "go run ./cmd/scimctl keys create --tenant <tenant> --description \"Okta production\" --region ${AWS::Region} --secret ${ApiKeysSecret}",
 	}
@@ -448,6 +469,20 @@ func TestTemplateOutputs(t *testing.T) {
 		if got := str(outputs, name, "Export", "Name"); got != "${AWS::StackName}-"+name {
 			t.Errorf("output %s is exported as %q, want ${AWS::StackName}-%s", name, got, name)
 		}
+	}
+	// ScimBaseUrl follows the custom domain when there is one.
+	base := child(outputs, "ScimBaseUrl", "Value")
+	if base == nil || base.Tag != "!If" || len(base.Content) != 3 || base.Content[0].Value != "HasCustomDomain" {
+		t.Fatalf("ScimBaseUrl = %v, want !If [HasCustomDomain, <domain URL>, <execute-api URL>]", base)
+	}
+	onDomain, withoutDomain := base.Content[1], base.Content[2]
+	if withoutDomain.Value != executeAPI {
+		t.Errorf("ScimBaseUrl without a custom domain = %q, want %q", withoutDomain.Value, executeAPI)
+	}
+	if onDomain.Tag != "!If" || len(onDomain.Content) != 3 || onDomain.Content[0].Value != "HasCustomDomainBasePath" ||
+		onDomain.Content[1].Value != "https://${CustomDomainName}/${CustomDomainBasePath}/scim/v2" ||
+		onDomain.Content[2].Value != "https://${CustomDomainName}/scim/v2" {
+		t.Errorf("ScimBaseUrl on the custom domain = %v, want the domain, the optional base path, then /scim/v2", onDomain)
 	}
 }
 
