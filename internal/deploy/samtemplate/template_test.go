@@ -415,11 +415,16 @@ func TestTemplateStage(t *testing.T) {
 	}
 	s := settings.Content[0]
 	for _, c := range []struct{ key, want string }{
-		{"ResourcePath", "/*"}, {"HttpMethod", "*"}, {"DataTraceEnabled", "false"}, {"MetricsEnabled", "true"},
+		{"ResourcePath", "/*"}, {"HttpMethod", "*"}, {"DataTraceEnabled", "false"},
 	} {
 		if got := str(s, c.key); got != c.want {
 			t.Errorf("MethodSettings %s = %q, want %q", c.key, got, c.want)
 		}
+	}
+	// Per-method metrics cost money and are optional.
+	if m := child(s, "MetricsEnabled"); m == nil || m.Tag != "!If" || len(m.Content) != 3 ||
+		m.Content[0].Value != "UseDetailedApiMetrics" || m.Content[1].Value != "true" || m.Content[2].Value != "false" {
+		t.Errorf("MethodSettings MetricsEnabled = %v, want !If [UseDetailedApiMetrics, true, false]", m)
 	}
 	for key, param := range map[string]string{"ThrottlingRateLimit": "ThrottlingRateLimit", "ThrottlingBurstLimit": "ThrottlingBurstLimit"} {
 		if n := child(s, key); n == nil || n.Tag != "!Ref" || n.Value != param {
