@@ -41,11 +41,11 @@ build:
 	done
 	@ls -l out/*/bootstrap
 
-## lint: cfn-lint (on the machine image; pip install cfn-lint elsewhere) on template.yaml.
-## Any error or warning fails.
+## lint: cfn-lint (on the machine image; pip install cfn-lint elsewhere) on template.yaml,
+## informational rules included. Any finding fails.
 CFN_LINT ?= cfn-lint
 lint:
-	$(CFN_LINT) template.yaml
+	$(CFN_LINT) --include-checks I -- template.yaml
 
 ## deploy: sam build, then sam deploy with samconfig.toml's environment SAM_ENV
 ## (default or prod). The first time, run `make deploy GUIDED=1` (sam deploy --guided).
