@@ -88,8 +88,8 @@ func TestReplayInProcess(t *testing.T) {
 // proxyInvoker sends proxy events to the handler of their function.
 func proxyInvoker(handlers map[string]gateway.Handler) invoker {
 	return func(t *testing.T, function string, event []byte) []byte {
-		var ev events.APIGatewayProxyRequest
-		if err := unmarshalStrict(event, &ev); err != nil {
+		ev, err := decodeProxyEvent(event)
+		if err != nil {
 			t.Fatal(err)
 		}
 		h, ok := handlers[function]
