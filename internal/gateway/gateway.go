@@ -241,14 +241,22 @@ func FromConfig(ctx context.Context, method string, cfg config.Scim, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.NewUserStore(db, cfg.TableName)), WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
+	res := resources(dynamo.NewUserStore(db, cfg.TableName), users.PasswordPolicy(cfg.PasswordPolicy))
+	return New(method, res, WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
-// generated from.
+// generated from. The User service keeps the default password policy
+// (users.PasswordsIgnore); the functions take theirs from PASSWORD_POLICY.
 func Resources(store scim.UserStore) []scimhttp.Service {
-	return []scimhttp.Service{users.New(store)}
+	return resources(store, users.PasswordsIgnore)
+}
+
+func resources(store scim.UserStore, passwords users.PasswordPolicy) []scimhttp.Service {
+	svc := users.New(store)
+	svc.Passwords = passwords
+	return []scimhttp.Service{svc}
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,
