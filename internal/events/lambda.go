@@ -96,11 +96,10 @@ func FunctionFromEnv(ctx context.Context) (*Function, error) {
 	mapper := Mapper{IncludeResource: include, BaseURL: os.Getenv(EnvBaseURL)}
 	eb := eventbridge.NewFromConfig(cfg)
 	pub := &Publisher{EventBridge: eb, Bus: bus, DLQ: q, QueueURL: dlq, Log: log}
-	st := dynamodbstreams.NewFromConfig(cfg)
+	r := &Redriver{Queue: q, QueueURL: dlq, Sink: &Publisher{EventBridge: eb, Bus: bus, Log: log},
+		Streams: dynamodbstreams.NewFromConfig(cfg), Mapper: mapper}
 	return &Function{
 		Processor: &Processor{Mapper: mapper, Sink: pub, Poison: PoisonToDLQ(q, dlq), Log: log},
-		Redrive: func(ctx context.Context, max int) (RedriveResult, error) {
-			return Redrive(ctx, q, dlq, &Publisher{EventBridge: eb, Bus: bus, Log: log}, st, mapper, max)
-		},
+		Redrive:   r.Run,
 	}, nil
 }

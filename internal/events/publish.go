@@ -112,6 +112,7 @@ func (p *Publisher) putChunk(ctx context.Context, chunk []*Event) (int, error) {
 		pending[i] = i
 	}
 	var lastErr error
+	delivered := make([]bool, len(chunk)) // by any attempt
 	for attempt := 0; ; attempt++ {
 		entries := make([]ebtypes.PutEventsRequestEntry, len(pending))
 		for j, i := range pending {
@@ -134,6 +135,7 @@ func (p *Publisher) putChunk(ctx context.Context, chunk []*Event) (int, error) {
 			for j, r := range out.Entries {
 				code := aws.ToString(r.ErrorCode)
 				if code == "" {
+					delivered[pending[j]] = true
 					continue
 				}
 				reason := code + ": " + aws.ToString(r.ErrorMessage)
@@ -165,10 +167,17 @@ func (p *Publisher) putChunk(ctx context.Context, chunk []*Event) (int, error) {
 		}
 		pending = retry
 		if attempt+1 >= attempts {
-			p.log().Error("events: EventBridge kept failing", "events", len(pending), "error", lastErr)
-			k, err := p.deadLetter(ctx, chunk, pending, "after "+fmt.Sprint(attempts)+" attempts: "+lastErr.Error())
-			if k < len(pending) {
-				return pending[k], err
+			// Keep what no attempt delivered; the rest is on the bus.
+			var undelivered []int
+			for _, i := range pending {
+				if !delivered[i] {
+					undelivered = append(undelivered, i)
+				}
+			}
+			p.log().Error("events: EventBridge kept failing", "events", len(undelivered), "error", lastErr)
+			k, err := p.deadLetter(ctx, chunk, undelivered, "after "+fmt.Sprint(attempts)+" attempts: "+lastErr.Error())
+			if k < len(undelivered) {
+				return undelivered[k], err
 			}
 			return len(chunk), nil
 		}

@@ -21,23 +21,37 @@ type RedriveResult struct {
 	Left int `json:"left"`
 }
 
-// Redrive is the way back from the dead-letter queue: it receives up to max
+// Redriver is the way back from the dead-letter queue: Run receives
 // messages and, for each, puts its event on the bus again (kind "event"),
 // or reads a batch Lambda gave up on again from the stream and publishes
-// its events (DDBStreamBatchInfo; streams may be nil when there is no
-// stream to read, then such messages are left). A message is deleted only
-// once its events are on the bus; what fails stays in the queue. Events
-// keep their eventId, so consumers drop the copies of events that had
-// reached them.
-//
-// pub must not dead-letter itself (a Publisher without DLQ), or a failing
-// bus would move messages in a circle.
-func Redrive(ctx context.Context, q SQSAPI, queueURL string, pub Sink, streams StreamsAPI, mapper Mapper, max int) (RedriveResult, error) {
+// its events (DDBStreamBatchInfo; with Streams nil such messages are left).
+// A message is deleted only once its events are on the bus; what fails
+// stays in the queue and is received again after Visibility. Events keep
+// their eventId, so consumers drop the copies of events that had reached
+// them.
+type Redriver struct {
+	Queue    SQSAPI
+	QueueURL string
+	// Sink puts the events: a Publisher without DLQ, or a failing bus
+	// would move messages in a circle.
+	Sink    Sink
+	Streams StreamsAPI
+	Mapper  Mapper
+	// Visibility is how long (seconds) a received message stays hidden
+	// from other receivers; default 60.
+	Visibility int32
+}
+
+// Run redrives up to max messages.
+func (r *Redriver) Run(ctx context.Context, max int) (RedriveResult, error) {
 	var res RedriveResult
+	vis := r.Visibility
+	if vis <= 0 {
+		vis = 60
+	}
 	for seen := 0; seen < max; {
-		n := int32(min(10, max-seen))
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(queueURL),
-			MaxNumberOfMessages: n, VisibilityTimeout: 60})
+		out, err := r.Queue.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(r.QueueURL),
+			MaxNumberOfMessages: int32(min(10, max-seen)), VisibilityTimeout: vis})
 		if err != nil {
 			return res, fmt.Errorf("events: receiving from the dead-letter queue: %w", err)
 		}
@@ -46,12 +60,12 @@ func Redrive(ctx context.Context, q SQSAPI, queueURL string, pub Sink, streams S
 		}
 		seen += len(out.Messages)
 		for _, m := range out.Messages {
-			ok, kind := redriveOne(ctx, aws.ToString(m.Body), pub, streams, mapper)
+			ok, kind := redriveOne(ctx, aws.ToString(m.Body), r.Sink, r.Streams, r.Mapper)
 			if !ok {
 				res.Left++
 				continue
 			}
-			if _, err := q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
+			if _, err := r.Queue.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(r.QueueURL), ReceiptHandle: m.ReceiptHandle}); err != nil {
 				return res, fmt.Errorf("events: deleting a redriven message: %w", err)
 			}
 			switch kind {
