@@ -38,7 +38,6 @@ func oktaBody(t *testing.T, name string) string {
 func TestRunAppendsOktaFlowEvents(t *testing.T) {
 	dataDir := t.TempDir()
 	base, key, stop := start(t, dataDir)
-	defer stop()
 
 	st, created := do(t, "POST", base+"/Users", key, oktaBody(t, "02-create-user.json"))
 	if st != 201 {
@@ -105,5 +104,14 @@ func TestRunAppendsOktaFlowEvents(t *testing.T) {
 	}
 	if !strings.Contains(lines[4], `"userName":{"old":"jane.doe@example.com","new":"jane.smith@example.com"}`) {
 		t.Errorf("the rename's event does not carry userName old and new:\n%s", lines[4])
+	}
+
+	// A restart goes on from its checkpoint: nothing is published twice.
+	stop()
+	_, _, stop = start(t, dataDir)
+	defer stop()
+	time.Sleep(1500 * time.Millisecond)
+	if again, _ := os.ReadFile(path); string(again) != string(b) {
+		t.Errorf("after a restart %s changed:\n%s", path, again)
 	}
 }
