@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/serverless-scim/serverless-scim/internal/config"
 )
 
 // Function is the events function (template.yaml: EventsFunction). Lambda
@@ -67,39 +69,41 @@ func (f *Function) Invoke(ctx context.Context, raw json.RawMessage) (any, error)
 	return resp, nil
 }
 
-// Environment variables of the events function.
-const (
-	EnvBus             = "EVENT_BUS_NAME"   // the bus's name or ARN
-	EnvDLQ             = "DLQ_URL"          // the dead-letter queue's URL
-	EnvIncludeResource = "INCLUDE_RESOURCE" // "true": events carry the resource
-	EnvBaseURL         = "SCIM_BASE_URL"    // for meta.location; may be empty
-)
-
-// FunctionFromEnv builds the events function from its environment and the
-// default AWS configuration (AWS_ENDPOINT_URL_EVENTBRIDGE, _SQS and
-// _DYNAMODB_STREAMS point the clients at stand-ins).
-func FunctionFromEnv(ctx context.Context) (*Function, error) {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	bus, dlq := os.Getenv(EnvBus), os.Getenv(EnvDLQ)
-	if bus == "" || dlq == "" {
-		return nil, fmt.Errorf("%s and %s must be set", EnvBus, EnvDLQ)
-	}
-	include, err := strconv.ParseBool(os.Getenv(EnvIncludeResource))
+// FunctionFromConfig builds the events function from its configuration
+// and the default AWS configuration; EVENTS_ENDPOINT and
+// SCIM_DYNAMODB_ENDPOINT point the clients at local stand-ins.
+func FunctionFromConfig(ctx context.Context, cfg config.Events, log *slog.Logger) (*Function, error) {
+	include, err := strconv.ParseBool(cfg.IncludeResource)
 	if err != nil {
-		return nil, fmt.Errorf("%s must be true or false: %w", EnvIncludeResource, err)
+		return nil, fmt.Errorf("INCLUDE_RESOURCE must be true or false, not %q", cfg.IncludeResource)
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	var opts []func(*awsconfig.LoadOptions) error
+	if cfg.LocalEndpoint != "" || cfg.DynamoDBEndpoint != "" {
+		// Stand-ins accept any credentials; never reach for real ones.
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+	}
+	aws, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
-	q := sqs.NewFromConfig(cfg)
-	mapper := Mapper{IncludeResource: include, BaseURL: os.Getenv(EnvBaseURL)}
-	eb := eventbridge.NewFromConfig(cfg)
-	pub := &Publisher{EventBridge: eb, Bus: bus, DLQ: q, QueueURL: dlq, Log: log}
-	r := &Redriver{Queue: q, QueueURL: dlq, Sink: &Publisher{EventBridge: eb, Bus: bus, Log: log},
-		Streams: dynamodbstreams.NewFromConfig(cfg), Mapper: mapper}
+	if aws.Region == "" {
+		aws.Region = "us-east-1"
+	}
+	local := func(ep string) *string {
+		if ep == "" {
+			return nil
+		}
+		return &ep
+	}
+	q := sqs.NewFromConfig(aws, func(o *sqs.Options) { o.BaseEndpoint = local(cfg.LocalEndpoint) })
+	mapper := Mapper{IncludeResource: include, BaseURL: cfg.BaseURL}
+	eb := eventbridge.NewFromConfig(aws, func(o *eventbridge.Options) { o.BaseEndpoint = local(cfg.LocalEndpoint) })
+	pub := &Publisher{EventBridge: eb, Bus: cfg.Bus, DLQ: q, QueueURL: cfg.DeadLetterQueueURL, Log: log}
+	r := &Redriver{Queue: q, QueueURL: cfg.DeadLetterQueueURL, Sink: &Publisher{EventBridge: eb, Bus: cfg.Bus, Log: log},
+		Streams: dynamodbstreams.NewFromConfig(aws, func(o *dynamodbstreams.Options) { o.BaseEndpoint = local(cfg.DynamoDBEndpoint) }),
+		Mapper:  mapper}
 	return &Function{
-		Processor: &Processor{Mapper: mapper, Sink: pub, Poison: PoisonToDLQ(q, dlq), Log: log},
+		Processor: &Processor{Mapper: mapper, Sink: pub, Poison: PoisonToDLQ(q, cfg.DeadLetterQueueURL), Log: log},
 		Redrive:   r.Run,
 	}, nil
 }

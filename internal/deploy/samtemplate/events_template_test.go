@@ -28,8 +28,8 @@ func TestTemplateEvents(t *testing.T) {
 		path []string
 		want string
 	}{
-		{"stream view type", []string{"Resources", "UsersTable", "Properties", "StreamSpecification", "StreamViewType"}, "!!str NEW_AND_OLD_IMAGES"},
-		{"event source", []string{"Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "Stream"}, "!GetAtt UsersTable.StreamArn"},
+		{"stream view type", []string{"Resources", "DirectoryTable", "Properties", "StreamSpecification", "StreamViewType"}, "!!str NEW_AND_OLD_IMAGES"},
+		{"event source", []string{"Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "Stream"}, "!GetAtt DirectoryTable.StreamArn"},
 		{"one batch per shard at a time", []string{"Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "ParallelizationFactor"}, "!!int 1"},
 		{"bisect on error", []string{"Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "BisectBatchOnFunctionError"}, "!!bool true"},
 		{"bounded retries", []string{"Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "MaximumRetryAttempts"}, "!!int 10"},
@@ -46,7 +46,7 @@ func TestTemplateEvents(t *testing.T) {
 			t.Errorf("%s: %s = %q, want %q", c.name, strings.Join(c.path, "."), got, c.want)
 		}
 	}
-	if code := dynamo.TableDefinition("x").StreamSpecification; code == nil || "!!str "+string(code.StreamViewType) != val("Resources", "UsersTable", "Properties", "StreamSpecification", "StreamViewType") {
+	if code := dynamo.TableDefinition("x").StreamSpecification; code == nil || "!!str "+string(code.StreamViewType) != val("Resources", "DirectoryTable", "Properties", "StreamSpecification", "StreamViewType") {
 		t.Errorf("dynamo.TableDefinition's stream %+v differs from the template's", code)
 	}
 	if got := val("Resources", "EventsFunction", "Properties", "Events", "Stream", "Properties", "FunctionResponseTypes"); got != "!!seq" {
@@ -65,7 +65,7 @@ func TestTemplateEvents(t *testing.T) {
 		sort.Strings(a)
 		got[s.Sid] = a
 		for _, r := range s.Resources {
-			if r == "*" || strings.Contains(r, "UsersTable.Arn") && !strings.Contains(r, "/stream/") {
+			if r == "*" || strings.Contains(r, "DirectoryTable.Arn") && !strings.Contains(r, "/stream/") {
 				t.Errorf("statement %s grants %s", s.Sid, r)
 			}
 		}
