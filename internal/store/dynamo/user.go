@@ -102,7 +102,8 @@ func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *sci
 	if err != nil {
 		return err
 	}
-	return st.t.replace(ctx, st.k, tenant, item, st.k.record(prev), st.k.record(next), nil)
+	p, n := st.k.records(prev, next)
+	return st.t.replace(ctx, st.k, tenant, item, p, n, nil)
 }
 
 // Delete removes, in one transaction, the user item (conditioned on r's
