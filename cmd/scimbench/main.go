@@ -37,7 +37,7 @@ func run(ctx context.Context) error {
 	o := bench.Options{Root: root}
 	flag.IntVar(&o.N, "n", 200, "runs of each operation and of its floor")
 	flag.IntVar(&o.Users, "users", 10000, "users in the tenant the lists, filters and walks run on")
-	flag.IntVar(&o.ColdTrials, "cold", 5, "fresh emulators per function for the cold starts (0: none)")
+	flag.IntVar(&o.ColdTrials, "cold", 9, "fresh emulators per function for the cold starts (0: none)")
 	logPath := flag.String("log", filepath.Join(root, ".cache", "bench", "requests.log"), "file for request logs and emulator output")
 	flag.StringVar(&o.RIE, "rie", os.Getenv("SCIM_RIE"), "the Lambda Runtime Interface Emulator (make tools installs it)")
 	flag.StringVar(&o.Machine, "machine", fmt.Sprintf("%d cores", runtime.NumCPU()), "what to call this machine in the header")
