@@ -27,7 +27,7 @@ func TestRunPrintsOneTable(t *testing.T) {
 	table := out.String()
 	for _, row := range []string{
 		"POST /Users, no password", "policy ignore", "policy hash", "GET /Users/{id}", "userName eq … and active eq true",
-		"filter externalId eq", "PUT /Users/{id}", "PATCH /Users/{id} active", "DELETE /Users/{id}",
+		"filter externalId eq", "PUT /Users/{id}, Okta (password, a new title)", "nothing changed", "PATCH /Users/{id} active", "DELETE /Users/{id}",
 		"GET /Users?startIndex=1&count=100", `filter displayName eq "nobody", cursor`, "index walk, count=100 (2 pages)",
 		"cursor walk", "TransactWriteItems (4 items)", "×floor",
 	} {
