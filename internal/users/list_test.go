@@ -331,16 +331,19 @@ func TestSort(t *testing.T) {
 	}
 }
 
+// A filter that is, or is an "and" with a term that is, an equality on
+// userName, id or externalId reads only that key.
 func TestLookupFiltersAreKeyReads(t *testing.T) {
 	t.Parallel()
 	svc, c := newDynamoService(t)
 	ctx := context.Background()
 	seed(t, svc, "t", 50)
-	u, err := svc.Create(ctx, "t", map[string]any{"userName": "Needle@x.io", "externalId": "EXT-1"})
+	u, err := svc.Create(ctx, "t", map[string]any{"userName": "Needle@x.io", "externalId": "EXT-1", "active": true, "displayName": "N"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{`userName eq "needle@X.IO"`, `externalId eq "EXT-1"`, `id eq "` + u.ID + `"`} {
+	for _, f := range []string{`userName eq "needle@X.IO"`, `externalId eq "EXT-1"`, `id eq "` + u.ID + `"`,
+		`userName eq "needle@x.io" and active eq true`, `active eq true and (displayName pr and externalId eq "EXT-1")`} {
 		c.reset()
 		res, err := svc.List(ctx, "t", scim.ListQuery{Filter: f, StartIndex: 1, Count: 100})
 		if err != nil {

@@ -14,14 +14,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/serverless-scim/serverless-scim/internal/backoff"
+	"github.com/serverless-scim/serverless-scim/internal/listing"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
 )
 
 // Service implements the User endpoint.
 type Service struct {
-	store scim.UserStore
-	rt    *scim.ResourceType
+	store  scim.UserStore
+	rt     *scim.ResourceType
+	lister *listing.Lister
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 	// HashPassword hashes a write-only password; tests may replace it with a
@@ -31,7 +33,9 @@ type Service struct {
 
 // New returns a Service storing users in store.
 func New(store scim.UserStore) *Service {
-	return &Service{store: store, rt: scim.UserResourceType, Now: time.Now, HashPassword: HashPassword}
+	s := &Service{store: store, rt: scim.UserResourceType, Now: time.Now, HashPassword: HashPassword}
+	s.lister = &listing.Lister{Type: s.rt, Store: store, Position: userName, Lookup: s.lookup}
+	return s
 }
 
 // ResourceType returns the resource type the service serves.

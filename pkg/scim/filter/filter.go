@@ -422,3 +422,54 @@ func quote(b *strings.Builder, s string) {
 // literal is a decoded string compare value, told apart from the other
 // compare values the library returns (bool, json.Number, nil).
 type literal string
+
+// Comparison is one `attr eq "string"` comparison that a filter requires.
+type Comparison struct {
+	// Ref is the attribute compared. Ref.Sub is set for a sub-attribute
+	// (members.value eq "x", or members[value eq "x"]).
+	Ref scim.AttrRef
+	// Value is the compare value as the client sent it; the caller folds it
+	// when the attribute is not caseExact.
+	Value string
+	// CaseExact is whether the comparison is case-sensitive.
+	CaseExact bool
+}
+
+// Required returns the string equality comparisons that every resource
+// matching f satisfies: f itself when it is one, else the terms of a
+// top-level "and" that are (including the equalities inside a value filter
+// term, attr[sub eq "v"], as attr.sub). A caller can serve any one of them by
+// a key lookup and evaluate f on what it found (Match decides; a lookup may
+// return more than matches). A comparison on a multi-valued attribute is
+// satisfied when any value equals. Required returns nil when f requires none.
+func (f *Filter) Required() []Comparison {
+	if f == nil {
+		return nil
+	}
+	var out []Comparison
+	var walk func(n node, inside *valuePath)
+	walk = func(n node, inside *valuePath) {
+		switch x := n.(type) {
+		case *logic:
+			if x.and {
+				for _, t := range x.terms {
+					walk(t, inside)
+				}
+			}
+		case *valuePath:
+			if inside == nil {
+				walk(x.filter, x)
+			}
+		case *cmp:
+			if x.never || x.presence || x.negate || x.op != "eq" || (x.kind != kindString && x.kind != kindCaseExact) {
+				return
+			}
+			if (inside == nil) == x.elem {
+				return
+			}
+			out = append(out, Comparison{Ref: x.ref, Value: x.raw, CaseExact: x.kind == kindCaseExact})
+		}
+	}
+	walk(f.root, nil)
+	return out
+}

@@ -1,6 +1,7 @@
 package filter_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -561,6 +562,48 @@ func TestEquality(t *testing.T) {
 				t.Errorf("Equality() = %q, %q; want %q, %q", ref, value, tt.ref, tt.value)
 			}
 		})
+	}
+}
+
+// Required lists the equalities every match satisfies, so a caller can serve
+// one by a key read: the filter itself, the terms of a top-level "and", and
+// the equalities inside a value filter; never a term under "or" or "not".
+func TestRequired(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		filter string
+		want   string // "ref=value/exact;…"
+	}{
+		{`userName eq "X"`, "userName=X/false"},
+		{`userName eq "x" and active eq true`, "userName=x/false"},
+		{`active eq true and (externalId eq "E" and userName eq "u")`, "externalId=E/true;userName=u/false"},
+		{`id eq "1" and displayName eq "d"`, "id=1/true;displayName=d/false"},
+		{`emails[type eq "work" and value eq "a@b"]`, "emails.type=work/false;emails.value=a@b/false"},
+		{`emails.value eq "a@b"`, "emails.value=a@b/false"},
+		{`emails eq "a@b"`, "emails.value=a@b/false"},
+		{`userName eq "x" or userName eq "y"`, ""},
+		{`(userName eq "x" or id eq "y") and active eq true`, ""},
+		{`not (userName eq "x")`, ""},
+		{`userName ne "x" and userName eq null and userName pr`, ""},
+		{`userName co "x" and userName sw "y"`, ""},
+		{`active eq true`, ""},
+		{`emails[value eq "a@b" or type eq "work"]`, ""},
+		{`meta.location eq "x"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, c := range mustParse(t, tt.filter).Required() {
+				got = append(got, fmt.Sprintf("%s=%s/%v", c.Ref, c.Value, c.CaseExact))
+			}
+			if s := strings.Join(got, ";"); s != tt.want {
+				t.Errorf("Required() = %q, want %q", s, tt.want)
+			}
+		})
+	}
+	if (*filter.Filter)(nil).Required() != nil {
+		t.Error("nil filter requires something")
 	}
 }
 

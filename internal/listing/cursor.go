@@ -1,4 +1,4 @@
-package users
+package listing
 
 import (
 	"crypto/sha256"
@@ -12,7 +12,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
 
-// Cursor kinds: after a userName, before a userName, or an offset into a
+// Cursor kinds: after a position, before a position, or an offset into a
 // complete (sorted or looked-up) result.
 const (
 	kindAfter  = "a"
@@ -25,12 +25,14 @@ const (
 // tenant's listing, never the tenant: a cursor from another tenant's
 // results reads the caller's own tenant.
 type cursor struct {
-	Kind     string `json:"k"`
-	UserName string `json:"u,omitempty"`
-	Offset   int    `json:"o,omitempty"`
-	Query    string `json:"q"`
-	Issued   int64  `json:"t"`
-	Sum      string `json:"s,omitempty"`
+	Kind string `json:"k"`
+	// Pos is a position in the listing order (Lister.Position: a userName
+	// for users). Its JSON name predates other resource types.
+	Pos    string `json:"u,omitempty"`
+	Offset int    `json:"o,omitempty"`
+	Query  string `json:"q"`
+	Issued int64  `json:"t"`
+	Sum    string `json:"s,omitempty"`
 }
 
 var errInvalidCursor = scim.BadRequest(scim.ScimTypeInvalidCursor, "the cursor is not valid for this query; use an empty cursor for the first page, then the nextCursor or previousCursor of the previous response")

@@ -1,4 +1,4 @@
-package users
+package listing
 
 import (
 	"testing"
@@ -11,9 +11,9 @@ import (
 // expiredCursor; a cursor altered in any way is invalidCursor.
 func TestCursorLifetime(t *testing.T) {
 	t.Parallel()
-	c := encodeCursor(cursor{Kind: kindAfter, UserName: "a@x.io", Query: "q1"})
+	c := encodeCursor(cursor{Kind: kindAfter, Pos: "a@x.io", Query: "q1"})
 	now := time.Now()
-	if got, err := decodeCursor(c, "q1", now); err != nil || got.UserName != "a@x.io" || got.Kind != kindAfter {
+	if got, err := decodeCursor(c, "q1", now); err != nil || got.Pos != "a@x.io" || got.Kind != kindAfter {
 		t.Fatalf("fresh cursor: %+v, %v", got, err)
 	}
 	_, err := decodeCursor(c, "q1", now.Add(scim.CursorTimeout+time.Minute))
