@@ -71,8 +71,9 @@ func (s *Service) Create(ctx context.Context, tenant string, body map[string]any
 	return r, nil
 }
 
-// Get returns the user with the given id (RFC 7644 §3.4.1).
-func (s *Service) Get(ctx context.Context, tenant, id string) (*scim.Resource, error) {
+// Get returns the user with the given id (RFC 7644 §3.4.1). Every
+// attribute of a user is read with it, so the projection changes nothing.
+func (s *Service) Get(ctx context.Context, tenant, id string, _ scim.Projection) (*scim.Resource, error) {
 	if !validID(id) {
 		return nil, scim.ErrNotFound
 	}
@@ -119,7 +120,8 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 // Patch applies a PatchOp body (RFC 7644 §3.5.2) atomically. Without
 // If-Match, a concurrent change between our read and write makes us read
 // again and re-apply the operations, so neither writer's change is lost.
-func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
+// The user is returned whatever the projection (it is at hand).
+func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition, _ *scim.Projection) (*scim.Resource, error) {
 	ops, err := patch.Decode(body)
 	if err != nil {
 		return nil, err
@@ -166,7 +168,9 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *scim.P
 		if err != nil {
 			return nil, err
 		}
-		next := &scim.Resource{ID: cur.ID, Attrs: attrs, PasswordHash: hash, Meta: cur.Meta}
+		// Memberships are not the user's to write (groups change them); the
+		// response shows those the read found.
+		next := &scim.Resource{ID: cur.ID, Attrs: attrs, PasswordHash: hash, Meta: cur.Meta, Groups: cur.Groups}
 		next.Meta.Version = cur.Meta.Version + 1
 		next.Meta.LastModified = s.now()
 		err = s.store.Replace(ctx, tenant, cur, next)
