@@ -67,7 +67,7 @@ func (k kind) resourceItem(tenant string, r *scim.Resource) (map[string]types.At
 		return nil, fmt.Errorf("dynamo: encoding %s: %w", k.resourceType, err)
 	}
 	rec := k.record(r)
-	if err := store.CheckLimits(doc, rec.name, rec.externalID, rec.id); err != nil {
+	if err := store.CheckLimits(doc, k.nameAttr, rec.name, rec.externalID, rec.id); err != nil {
 		return nil, err
 	}
 	item := key(tenant, k.itemKey(rec.name))
