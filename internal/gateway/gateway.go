@@ -23,6 +23,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/serverless-scim/serverless-scim/internal/groups"
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
@@ -91,7 +92,9 @@ func BaseURL(r *http.Request) string {
 		if rc.DomainName != "" {
 			host = rc.DomainName
 		}
-		if p, ok := strings.CutSuffix(rc.Path, r.URL.EscapedPath()); ok {
+		// A trailing slash is served as the path without it (scimhttp), so
+		// it is no part of the resource path.
+		if p, ok := strings.CutSuffix(strings.TrimRight(rc.Path, "/"), strings.TrimRight(r.URL.EscapedPath(), "/")); ok {
 			prefix = p
 		} else if rc.Stage != "" && rc.Stage != "$default" {
 			prefix = "/" + rc.Stage
@@ -168,14 +171,19 @@ func FromEnv(ctx context.Context, method string) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.NewUserStore(db, table))), nil
+	return New(method, Resources(dynamo.NewUserStore(db, table), nil)), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
-// generated from.
-func Resources(store scim.UserStore) []scimhttp.Service {
-	return []scimhttp.Service{users.New(store)}
+// generated from. Users come first (the root search lists them first);
+// Groups are served when groupStore is not nil.
+func Resources(userStore scim.UserStore, groupStore scim.GroupStore) []scimhttp.Service {
+	out := []scimhttp.Service{users.New(userStore)}
+	if groupStore != nil {
+		out = append(out, groups.New(groupStore))
+	}
+	return out
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,

@@ -20,6 +20,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
+	"github.com/serverless-scim/serverless-scim/internal/store/memory"
 )
 
 // TestRoutesAgree proves that template.yaml, the SCIM handler and the local
@@ -38,7 +39,7 @@ func TestRoutesAgree(t *testing.T) {
 	}
 
 	allowed := map[string][]string{} // path → methods the handler serves
-	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.NewUserStore(nil, "unused"))})
+	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.NewUserStore(nil, "unused"), memory.NewGroupStore(memory.New()))})
 	for _, r := range served.Routes() {
 		allowed[r.Path] = r.Methods
 	}
@@ -59,7 +60,7 @@ func TestRoutesAgree(t *testing.T) {
 
 	// The local API, wired like cmd/scim-local.
 	db, table := dynamotest.Table(t)
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, table)))
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, table), memory.NewGroupStore(memory.New())))
 	allowAll := func(_ context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		arn := strings.SplitN(ev.MethodArn, "/", 3)
 		return events.APIGatewayCustomAuthorizerResponse{
