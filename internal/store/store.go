@@ -74,20 +74,17 @@ const (
 	MembersPerTx = (MaxTxItems - 1) / 2
 )
 
-// CreateTransactions returns the transactions a group create with members
-// members takes: the first holds the group's item, id pointer, bucket
-// counter and externalId pointer beside its members.
-func CreateTransactions(members int) int {
-	return transactions(members, (MaxTxItems-4)/2)
-}
+// CreateRoom is the room for members in the first transaction of a group
+// create, beside the group's item, id pointer, bucket counter and
+// externalId pointer.
+const CreateRoom = (MaxTxItems - 4) / 2
 
-// UpdateTransactions returns the transactions a group update from prev to
-// next (names and externalIds) with changes member changes takes: the
-// first holds the group's write (the item, or on a change of the folded
-// name the old item's delete, the new item, the id pointer and, across
-// buckets, two counters; the externalId pointers when it changes) beside
-// its member changes.
-func UpdateTransactions(prevName, nextName, prevExt, nextExt string, changes int) int {
+// UpdateRoom returns the room for member changes in the first transaction
+// of a group update from prev to next (names and externalIds), beside the
+// group's write: its item, or on a change of the folded name the old item's
+// delete, the new item, the id pointer and, across buckets, two counters;
+// and the externalId pointers when the externalId changes.
+func UpdateRoom(prevName, nextName, prevExt, nextExt string) int {
 	items := 1
 	if pk, nk := ListingKey(prevName), ListingKey(nextName); pk != nk {
 		items = 3
@@ -102,10 +99,13 @@ func UpdateTransactions(prevName, nextName, prevExt, nextExt string, changes int
 			}
 		}
 	}
-	return transactions(changes, (MaxTxItems-items)/2)
+	return (MaxTxItems - items) / 2
 }
 
-func transactions(changes, first int) int {
+// Transactions returns how many transactions changes member changes take
+// when the first has room for first of them and each other for
+// MembersPerTx: 1 for none.
+func Transactions(changes, first int) int {
 	if changes <= first {
 		return 1
 	}

@@ -63,7 +63,7 @@ func (gs *GroupStore) Create(ctx context.Context, tenant string, g *scim.Resourc
 	if t.groups.byKey[it.key] != nil {
 		return scim.ErrUniqueness
 	}
-	it.version += int64(store.CreateTransactions(len(members)) - 1)
+	it.version += int64(store.Transactions(len(members), store.CreateRoom) - 1)
 	if err := t.groups.create(it); err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (gs *GroupStore) MissingUsers(ctx context.Context, tenant string, ids []str
 
 // Update writes next over prev and applies the member changes, all at once.
 // The version it stores counts the transactions DynamoDB would take
-// (store.UpdateTransactions), so that both stores' versions agree.
+// (store.Transactions), so that both stores' versions agree.
 func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *scim.Resource, add []scim.Member, remove []string) error {
 	next.Meta.Version = prev.Meta.Version + 1
 	it, err := groups.encode(next)
@@ -211,8 +211,8 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 		}
 	}
 	changes += len(join)
-	it.version = prev.Meta.Version + int64(store.UpdateTransactions(
-		displayName(prev), displayName(next), prev.ExternalID(), next.ExternalID(), changes))
+	it.version = prev.Meta.Version + int64(store.Transactions(changes,
+		store.UpdateRoom(displayName(prev), displayName(next), prev.ExternalID(), next.ExternalID())))
 	if err := t.groups.replace(cur, it); err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func newTenant() *tenant {
 
 // groupsOf returns the sorted ids of the groups of the user id.
 func (t *tenant) groupsOf(id string) []string {
-	if t == nil {
+	if t == nil || len(t.memberOf[id]) == 0 {
 		return []string{}
 	}
 	return slices.Sorted(maps.Keys(t.memberOf[id]))
@@ -129,7 +129,12 @@ type item struct {
 // in DynamoDB, so what comes back has the same types (numbers as float64)
 // and shares nothing with r; times keep what scim.FormatTime keeps.
 func (k kind) encode(r *scim.Resource) (*item, error) {
-	doc, err := json.Marshal(r.Attrs)
+	attrs := r.Attrs
+	if _, ok := attrs["members"]; ok && k == groups {
+		attrs = maps.Clone(attrs) // members are kept apart, never in a group's attributes
+		delete(attrs, "members")
+	}
+	doc, err := json.Marshal(attrs)
 	if err != nil {
 		return nil, fmt.Errorf("memory: encoding %s: %w", k.resourceType, err)
 	}
