@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), nil))
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), dynamo.NewGroupStore(db, *table)))
 	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL)
 	if err != nil {
 		return err

@@ -171,13 +171,14 @@ func FromEnv(ctx context.Context, method string) (Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.NewUserStore(db, table), nil)), nil
+	return New(method, Resources(dynamo.NewUserStore(db, table), dynamo.NewGroupStore(db, table))), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
 // generated from. Users come first (the root search lists them first);
-// Groups are served when groupStore is not nil.
+// Groups are served when groupStore is not nil (the functions always serve
+// them; tests of users alone may leave them out).
 func Resources(userStore scim.UserStore, groupStore scim.GroupStore) []scimhttp.Service {
 	out := []scimhttp.Service{users.New(userStore)}
 	if groupStore != nil {

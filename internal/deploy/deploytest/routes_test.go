@@ -20,7 +20,6 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
-	"github.com/serverless-scim/serverless-scim/internal/store/memory"
 )
 
 // TestRoutesAgree proves that template.yaml, the SCIM handler and the local
@@ -39,7 +38,7 @@ func TestRoutesAgree(t *testing.T) {
 	}
 
 	allowed := map[string][]string{} // path → methods the handler serves
-	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.NewUserStore(nil, "unused"), memory.NewGroupStore(memory.New()))})
+	served := scimhttp.New(scimhttp.Config{Resources: gateway.Resources(dynamo.NewUserStore(nil, "unused"), dynamo.NewGroupStore(nil, "unused"))})
 	for _, r := range served.Routes() {
 		allowed[r.Path] = r.Methods
 	}
@@ -60,7 +59,7 @@ func TestRoutesAgree(t *testing.T) {
 
 	// The local API, wired like cmd/scim-local.
 	db, table := dynamotest.Table(t)
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, table), memory.NewGroupStore(memory.New())))
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, table), dynamo.NewGroupStore(db, table)))
 	allowAll := func(_ context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 		arn := strings.SplitN(ev.MethodArn, "/", 3)
 		return events.APIGatewayCustomAuthorizerResponse{

@@ -64,8 +64,7 @@ type Env struct {
 	API *localapi.API
 	// Store is the user store behind the handlers.
 	Store scim.UserStore
-	// GroupStore is the group store behind the handlers (nil until the
-	// DynamoDB group store serves the DynamoDB backend).
+	// GroupStore is the group store behind the handlers.
 	GroupStore scim.GroupStore
 	// DB and Table are the DynamoDB Local client and table behind Store
 	// (nil and "" with the Memory backend), for tests that inspect items.
@@ -91,6 +90,7 @@ func Start(t testing.TB, opt Options) *Env {
 	default:
 		env.DB, env.Table = dynamotest.Table(t)
 		env.Store = dynamo.NewUserStore(env.DB, env.Table)
+		env.GroupStore = dynamo.NewGroupStore(env.DB, env.Table)
 	}
 	resources := gateway.Resources(env.Store, env.GroupStore)
 	svc := resources[0].(*users.Service)
