@@ -148,7 +148,7 @@ func TestPoliciesCoverWhatTheFunctionsDo(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			runScenario(t, root, m.PlaceholderID, by[name], proxyInvoker(handlers))
+			runScenario(t, root, m, by[name], proxyInvoker(handlers))
 		})
 	}
 

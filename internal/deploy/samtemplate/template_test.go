@@ -33,6 +33,10 @@ var scimPaths = []string{
 	"/scim/v2/Schemas/{id}",
 	"/scim/v2/ResourceTypes",
 	"/scim/v2/ResourceTypes/{id}",
+	"/scim/v2/Groups",
+	"/scim/v2/Groups/{id}",
+	"/scim/v2/Groups/.search",
+	"/scim/v2/Bulk",
 }
 
 // verbFunctions maps each HTTP method to the function that serves it.
