@@ -151,7 +151,7 @@ func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]
 				return nil, atOp(mo.index, err)
 			}
 		}
-		add, remove, err := st.changes()
+		add, remove, err := st.changes(changed)
 		if err != nil {
 			return nil, err
 		}
@@ -394,29 +394,27 @@ func (st *memberState) storedHas(v string) (bool, error) {
 const maxParallelChecks = 16
 
 // changes returns what the operations change in the store: the members to
-// add and to remove. Members whose stored state is unknown are looked up
-// (in parallel) so that adding a present member, or removing an absent
-// one, writes nothing.
-func (st *memberState) changes() ([]scim.Member, []string, error) {
+// add and to remove. written says whether the request writes anyway (its
+// other operations changed the group). When it does not, the members whose
+// stored state is unknown are looked up, a few first and then in parallel
+// waves, until one of them turns out to be a change: so a PATCH that only
+// adds members already present (or removes absent ones) writes nothing and
+// keeps the version, while one that adds new members costs one extra read.
+// Members still unknown are passed on; the store skips those that change
+// nothing.
+func (st *memberState) changes(written bool) ([]scim.Member, []string, error) {
 	if st.cleared {
 		if err := st.load(); err != nil {
 			return nil, nil, err
 		}
 	}
-	if st.stored == nil {
+	if st.stored == nil && !written {
 		if err := st.check(); err != nil {
 			return nil, nil, err
 		}
 	}
 	var add []scim.Member
 	var remove []string
-	before := func(v string) bool {
-		if st.stored != nil {
-			_, ok := st.stored[v]
-			return ok
-		}
-		return st.known[v]
-	}
 	if st.cleared {
 		for v := range st.stored {
 			if c, ok := st.delta[v]; !ok || !c.present {
@@ -426,19 +424,27 @@ func (st *memberState) changes() ([]scim.Member, []string, error) {
 		slices.Sort(remove)
 	}
 	for _, v := range st.order {
-		c, was := st.delta[v], before(v)
+		c := st.delta[v]
+		was, known := false, true
+		if st.stored != nil {
+			_, was = st.stored[v]
+		} else {
+			was, known = st.known[v]
+		}
 		switch {
-		case c.present && !was:
+		case c.present && (!known || !was):
 			add = append(add, scim.Member{Value: v, Display: c.display})
-		case !c.present && was && !st.cleared:
+		case !c.present && (!known || was) && !st.cleared && validID(v):
 			remove = append(remove, v)
 		}
 	}
 	return add, remove, nil
 }
 
-// check reads, in parallel, the stored membership of every member the
-// operations touched whose membership is not known yet.
+// check reads the stored membership of the members the operations touched
+// whose membership is not known, until one is a change: one read first
+// (the common case, a PATCH adding new members, stops there), then waves
+// of maxParallelChecks reads at once.
 func (st *memberState) check() error {
 	var todo []string
 	for _, v := range st.order {
@@ -451,28 +457,33 @@ func (st *memberState) check() error {
 		}
 		todo = append(todo, v)
 	}
-	if len(todo) == 0 {
-		return nil
-	}
-	results := make([]bool, len(todo))
-	errs := make([]error, len(todo))
-	sem := make(chan struct{}, maxParallelChecks)
-	var wg sync.WaitGroup
-	for i, v := range todo {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			results[i], errs[i] = st.s.store.HasMember(st.ctx, st.tenant, st.group, v)
-		}()
-	}
-	wg.Wait()
-	for i, v := range todo {
-		if errs[i] != nil {
-			return errs[i]
+	isChange := func(v string) bool { return st.delta[v].present != st.known[v] }
+	for wave := 1; len(todo) > 0; wave = maxParallelChecks {
+		n := min(wave, len(todo))
+		batch := todo[:n]
+		todo = todo[n:]
+		results := make([]bool, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i, v := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = st.s.store.HasMember(st.ctx, st.tenant, st.group, v)
+			}()
 		}
-		st.known[v] = results[i]
+		wg.Wait()
+		changed := false
+		for i, v := range batch {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			st.known[v] = results[i]
+			changed = changed || isChange(v)
+		}
+		if changed {
+			return nil // a write is needed: the store sorts out the rest
+		}
 	}
 	return nil
 }

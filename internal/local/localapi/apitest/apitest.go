@@ -37,6 +37,9 @@ type Options struct {
 	KeyTTL time.Duration
 	// Store selects the store behind the handlers (default DynamoDB).
 	Store Backend
+	// WrapDB, when set, wraps the DynamoDB client the stores use (DynamoDB
+	// backend only): benchmarks count calls with it.
+	WrapDB func(dynamo.API) dynamo.API
 }
 
 // Backend is a kind of store behind the local API.
@@ -89,8 +92,12 @@ func Start(t testing.TB, opt Options) *Env {
 		env.Store, env.GroupStore = us, memory.NewGroupStore(us)
 	default:
 		env.DB, env.Table = dynamotest.Table(t)
-		env.Store = dynamo.NewUserStore(env.DB, env.Table)
-		env.GroupStore = dynamo.NewGroupStore(env.DB, env.Table)
+		var db dynamo.API = env.DB
+		if opt.WrapDB != nil {
+			db = opt.WrapDB(db)
+		}
+		env.Store = dynamo.NewUserStore(db, env.Table)
+		env.GroupStore = dynamo.NewGroupStore(db, env.Table)
 	}
 	resources := gateway.Resources(env.Store, env.GroupStore)
 	svc := resources[0].(*users.Service)
