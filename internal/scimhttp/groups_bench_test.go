@@ -223,7 +223,8 @@ func groupFill(b *testing.B, size int) {
 	b.ReportMetric(float64(fill.total())/float64(patches), "calls/patch")
 	b.ReportMetric(float64(getLat.Microseconds())/1000, "get-nomembers-ms")
 	b.ReportMetric(float64(checkLat.Microseconds())/1000, "membership-check-ms")
-	b.Logf("\n"+
+	// The table goes to stdout: go test cuts long benchmark logs.
+	fmt.Printf("\n"+
 		"| %d-member group, through the local API on DynamoDB Local | time (p50) | DynamoDB calls |\n"+
 		"| --- | --- | --- |\n"+
 		"| PATCH adding 100 members (fill, %d PATCHes) | p50 %s, p95 %s | %.1f per PATCH: %s in all |\n"+
@@ -231,7 +232,7 @@ func groupFill(b *testing.B, size int) {
 		"| GET /Groups?filter=id eq … and members eq …&excludedAttributes=members | %s | %s |\n"+
 		"| GET /Groups/{id} (members %s, %d bytes) | %s | %s |\n"+
 		"| PATCH removing 100 and adding 100 at that size | %s | %s |\n"+
-		"| PATCH re-adding 100 present members (no write) | %s | %s |",
+		"| PATCH re-adding 100 present members (no write) | %s | %s |\n\n",
 		size, patches, ms(percentile(latencies, 50)), ms(percentile(latencies, 95)), float64(fill.total())/float64(patches), fill,
 		ms(getLat), getCalls, ms(checkLat), checkCalls, form, len(fullResp.Body), ms(fullLat), fullCalls,
 		ms(mixedLat), mixedCalls, ms(readdLat), readdCalls)
