@@ -20,30 +20,42 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
+	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/telemetry"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+	// LOG_LEVEL and METRICS_NAMESPACE, as the functions read them.
+	var tel config.Telemetry
+	if err := config.Load(&tel); err != nil {
+		fmt.Fprintln(os.Stderr, "scim-local:", err)
+		os.Exit(1)
+	}
+	// The functions' JSON lines, on stderr: stdout has the banner.
+	logger := telemetry.NewLogger(os.Stderr, tel.LogLevel)
+	slog.SetDefault(logger) // for localapi's own lines
+	if err := run(ctx, os.Args[1:], os.Stdout, logger, tel.MetricsNamespace); err != nil {
 		fmt.Fprintln(os.Stderr, "scim-local:", err)
 		os.Exit(1)
 	}
 }
 
-// run serves until ctx ends. It prints the base URL and the dev key to out.
-func run(ctx context.Context, args []string, out io.Writer) error {
+// run serves until ctx ends. It prints the base URL and the dev key to out;
+// the functions and the authorizer log to logger, with metrics in namespace.
+func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger, namespace string) error {
 	flags := flag.NewFlagSet("scim-local", flag.ContinueOnError)
 	addr := flags.String("addr", "127.0.0.1:8080", "address to serve the SCIM API on")
 	dataDir := flags.String("data", ".data", "folder for DynamoDB Local's data and the local API keys")
 	ddbAddr := flags.String("dynamodb-addr", "127.0.0.1:8000", "address for DynamoDB Local (make rie-<Function> and invoke-<Function> expect :8000; \"\" picks a free port)")
-	ddbEndpoint := flags.String("dynamodb-endpoint", os.Getenv(ddblocal.EndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
+	ddbEndpoint := flags.String("dynamodb-endpoint", os.Getenv(config.DynamoDBEndpointEnv), "use this running DynamoDB instead of starting DynamoDB Local")
 	table := flags.String("table", "scim-local", "DynamoDB table name")
 	templatePath := flags.String("template", "template.yaml", "SAM template to read routes from")
 	authTTL := flags.Duration("authorizer-ttl", 300*time.Second, "how long a key's authorizer decision is cached (API Gateway: 300s)")
@@ -78,8 +90,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), dynamo.NewGroupStore(db, *table)))
-	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL)
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), dynamo.NewGroupStore(db, *table)), gateway.WithLogger(logger), gateway.WithMetricsNamespace(namespace))
+	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL, authorizer.WithLogger(logger), authorizer.WithMetricsNamespace(namespace))
 	if err != nil {
 		return err
 	}

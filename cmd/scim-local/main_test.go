@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func start(t *testing.T, dataDir string) (string, string, func()) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", dataDir, "-dynamodb-addr", "", "-dynamodb-endpoint", "",
-			"-template", filepath.Join(root, "template.yaml")}, out)
+			"-template", filepath.Join(root, "template.yaml")}, out, slog.New(slog.DiscardHandler), "Test")
 	}()
 	deadline := time.Now().Add(90 * time.Second)
 	for !keyRe.MatchString(out.String()) {

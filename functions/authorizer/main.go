@@ -1,35 +1,33 @@
 // Command authorizer is the API Gateway TOKEN authorizer Lambda
-// (template.yaml: AuthorizerFunction). It only wires: see internal/keys/authorizer.
-//
-// Environment: API_KEYS_SECRET_ARN (the key set secret, required),
-// SECRETSMANAGER_ENDPOINT (optional, e.g. moto for local runs) and
-// API_KEYS_CACHE_TTL (optional Go duration, default 60s).
+// (template.yaml: AuthorizerFunction). It only wires: see
+// internal/keys/authorizer. Its environment is config.Authorizer
+// (docs/configuration.md).
 package main
 
 import (
 	"context"
 	"log"
-	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore"
+	"github.com/serverless-scim/serverless-scim/internal/telemetry"
 )
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil))) // key ids only, never keys
-	secret := os.Getenv("API_KEYS_SECRET_ARN")
-	if secret == "" {
-		log.Fatal("authorizer: API_KEYS_SECRET_ARN is not set")
+	var cfg config.Authorizer
+	if err := config.Load(&cfg); err != nil {
+		log.Fatalf("authorizer: %v", err)
 	}
-	ttl, _ := time.ParseDuration(os.Getenv("API_KEYS_CACHE_TTL")) // 0 → default
-	client, err := secretstore.NewClient(context.Background(), os.Getenv("SECRETSMANAGER_ENDPOINT"), "")
+	logger := telemetry.NewLogger(os.Stdout, cfg.LogLevel) // key ids only, never keys
+	client, err := secretstore.NewClient(context.Background(), cfg.SecretsManagerEndpoint, "")
 	if err != nil {
 		log.Fatalf("authorizer: %v", err)
 	}
-	h := authorizer.New(secretstore.New(client, secret), authorizer.WithTTL(ttl))
+	h := authorizer.New(secretstore.New(client, cfg.SecretARN),
+		authorizer.WithTTL(cfg.CacheTTL), authorizer.WithLogger(logger), authorizer.WithMetricsNamespace(cfg.MetricsNamespace))
 	lambda.Start(h.Handle)
 }

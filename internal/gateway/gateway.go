@@ -1,8 +1,9 @@
 // Package gateway runs the SCIM HTTP handler inside Lambda behind an API
 // Gateway REST API: it adapts proxy events to net/http (via
 // aws-lambda-go-api-proxy's httpadapter), reads the tenant from the
-// authorizer context, and builds each function's dependencies from its
-// environment once per cold start.
+// authorizer context, writes one access line per request (which is also
+// its CloudWatch metrics), and builds each function's dependencies from its
+// configuration once per cold start.
 package gateway
 
 import (
@@ -11,22 +12,23 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/serverless-scim/serverless-scim/internal/authctx"
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/groups"
-	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/telemetry"
 	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -49,16 +51,43 @@ var Functions = map[string]string{
 // Handlers returns the handler of every SCIM function serving resources,
 // by logical ID: what the local API and the tests serve in place of the
 // deployed functions.
-func Handlers(resources []scimhttp.Service) map[string]Handler {
+func Handlers(resources []scimhttp.Service, opts ...Option) map[string]Handler {
 	out := make(map[string]Handler, len(Functions))
 	for id, method := range Functions {
-		out[id] = New(method, resources)
+		out[id] = New(method, resources, opts...)
 	}
 	return out
 }
 
-// ContextTenant is the authorizer context key that carries the tenant.
-const ContextTenant = "tenant"
+// Option configures New and Handlers.
+type Option func(*options)
+
+type options struct {
+	log       *slog.Logger
+	namespace string
+}
+
+// WithLogger sets the logger of the access lines; without it they go to
+// slog.Default(). The functions pass the one logger their main built.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithMetricsNamespace sets the CloudWatch namespace of the request metrics
+// (config.DefaultMetricsNamespace without it).
+func WithMetricsNamespace(ns string) Option { return func(o *options) { o.namespace = ns } }
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.namespace == "" {
+		o.namespace = config.DefaultMetricsNamespace
+	}
+	return o
+}
 
 var errNoTenant = errors.New("no tenant in the authorizer context")
 
@@ -70,7 +99,7 @@ func Tenant(r *http.Request) (string, error) {
 	if !ok {
 		return "", errNoTenant
 	}
-	t, _ := rc.Authorizer[ContextTenant].(string)
+	t, _ := rc.Authorizer[authctx.Tenant].(string)
 	if t == "" {
 		return "", errNoTenant
 	}
@@ -105,16 +134,19 @@ func BaseURL(r *http.Request) string {
 
 // New returns the Lambda handler of the function serving method for the
 // resource types in resources.
-func New(method string, resources []scimhttp.Service) Handler {
+func New(method string, resources []scimhttp.Service, opts ...Option) Handler {
+	o := newOptions(opts)
 	h := scimhttp.New(scimhttp.Config{Resources: resources, Tenant: Tenant, BaseURL: BaseURL})
-	adapter := httpadapter.New(accessLog(h.Only(method)))
+	adapter := httpadapter.New(o.accessLog(h.Only(method)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		start := time.Now()
 		resp, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
 			// The event could not become an http.Request (a control
 			// character in the path, a body that is not valid base64): the
 			// client's mistake, so a SCIM 400 rather than the adapter's 502.
 			e := &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ScimTypeInvalidSyntax, Detail: "the request could not be parsed"}
+			o.logAccess(withRequestID(ctx, ev.RequestContext.RequestID), ev.HTTPMethod, ev.RequestContext, e.Status, time.Since(start), nil)
 			return events.APIGatewayProxyResponse{
 				StatusCode:        e.Status,
 				MultiValueHeaders: map[string][]string{"Content-Type": {scimhttp.ContentType}},
@@ -136,42 +168,83 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// accessLog writes one line per request: the API Gateway request id, the
-// method, the route, the status, the time taken, the tenant and the key id.
-// Never a header, query string or body: they can hold keys and personal data.
-func accessLog(next http.Handler) http.Handler {
+// accessLog writes the request's one access line once next has answered.
+// Lines logged below it carry API Gateway's request id, and the cause of a
+// 5xx (see scimhttp.Failure) comes back up to the access line.
+func (o options) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		rc, _ := core.GetAPIGatewayContextFromContext(r.Context())
+		ctx, failure := scimhttp.WithFailure(withRequestID(r.Context(), rc.RequestID))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		attrs := []any{"method", r.Method, "status", rec.status, "ms", time.Since(start).Milliseconds()}
-		if rc, ok := core.GetAPIGatewayContextFromContext(r.Context()); ok {
-			keyID, _ := rc.Authorizer["keyId"].(string)
-			tenant, _ := rc.Authorizer[ContextTenant].(string)
-			attrs = append(attrs, "requestId", rc.RequestID, "resource", rc.ResourcePath, "tenant", tenant, "keyId", keyID)
-		}
-		level := slog.LevelInfo
-		if rec.status >= 500 {
-			level = slog.LevelError
-		}
-		slog.Log(r.Context(), level, "request", attrs...)
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		o.logAccess(ctx, r.Method, rc, rec.status, time.Since(start), failure.Err())
 	})
 }
 
-// FromEnv builds the handler of the function serving method from its
-// environment: TABLE_NAME (required) and, for local runs only,
-// SCIM_DYNAMODB_ENDPOINT. Clients are made once per cold start.
-func FromEnv(ctx context.Context, method string) (Handler, error) {
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel()})))
-	table := os.Getenv("TABLE_NAME")
-	if table == "" {
-		return nil, errors.New("TABLE_NAME is not set")
+// withRequestID makes every line logged with ctx carry API Gateway's
+// request id, when there is one.
+func withRequestID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
 	}
-	db, err := DynamoDB(ctx)
+	return telemetry.WithAttrs(ctx, slog.String(telemetry.KeyRequestID, id))
+}
+
+// logAccess writes an access line: method, route (the API Gateway resource
+// path, never the request path, which holds ids), status, ms, tenant, key
+// id and, for a 5xx, the internal cause; and as CloudWatch embedded metrics,
+// Requests and Latency by Operation and Outcome. Never a header, query
+// string or body: they can hold keys and personal data.
+func (o options) logAccess(ctx context.Context, method string, rc events.APIGatewayProxyRequestContext, status int, elapsed time.Duration, cause error) {
+	tenant, _ := rc.Authorizer[authctx.Tenant].(string)
+	keyID, _ := rc.Authorizer[authctx.KeyID].(string)
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("route", rc.ResourcePath),
+		slog.Int("status", status),
+		slog.Int64("ms", elapsed.Milliseconds()),
+		slog.String("tenant", tenant),
+		slog.String("keyId", keyID),
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if cause != nil {
+			attrs = append(attrs, slog.String("cause", cause.Error()))
+		}
+	}
+	attrs = append(attrs, telemetry.EMF(o.namespace, time.Now(),
+		[]telemetry.Dimension{{Name: "Operation", Value: operation(method, rc.ResourcePath)}, {Name: "Outcome", Value: telemetry.StatusClass(status)}},
+		telemetry.Metric{Name: "Requests", Unit: telemetry.UnitCount, Value: 1},
+		telemetry.Metric{Name: "Latency", Unit: telemetry.UnitMilliseconds, Value: float64(elapsed.Microseconds()) / 1000},
+	)...)
+	o.log.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// operation names a route for the Operation dimension, "GET /Users/{id}":
+// the method and the resource path below the SCIM base path, so the number
+// of values is the number of routes, whatever the ids.
+func operation(method, resourcePath string) string {
+	if resourcePath == "" {
+		return method + " (no route)"
+	}
+	p := strings.TrimPrefix(resourcePath, scimhttp.BasePath)
+	if p == "" {
+		p = "/"
+	}
+	return method + " " + p
+}
+
+// FromConfig builds the handler of the function serving method, as its
+// main does once per cold start: a DynamoDB client (cfg.DynamoDBEndpoint
+// for local runs), the User service on cfg.TableName, access lines to log.
+func FromConfig(ctx context.Context, method string, cfg config.Scim, log *slog.Logger) (Handler, error) {
+	db, err := DynamoDB(ctx, cfg.DynamoDBEndpoint)
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.NewUserStore(db, table), dynamo.NewGroupStore(db, table))), nil
+	return New(method, Resources(dynamo.NewUserStore(db, cfg.TableName), dynamo.NewGroupStore(db, cfg.TableName)), WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
 }
 
 // Resources returns the resource types this service serves, on their
@@ -188,15 +261,14 @@ func Resources(userStore scim.UserStore, groupStore scim.GroupStore) []scimhttp.
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,
-// pointed at SCIM_DYNAMODB_ENDPOINT when that is set (DynamoDB Local).
-func DynamoDB(ctx context.Context) (*dynamodb.Client, error) {
-	endpoint := os.Getenv(ddblocal.EndpointEnv)
-	var opts []func(*config.LoadOptions) error
+// pointed at endpoint when it is not empty (DynamoDB Local).
+func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
 	if endpoint != "" {
 		// DynamoDB Local accepts any credentials; never reach for real ones.
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
@@ -210,12 +282,4 @@ func DynamoDB(ctx context.Context) (*dynamodb.Client, error) {
 			o.DisableValidateResponseChecksum = true
 		}
 	}), nil
-}
-
-func logLevel() slog.Level {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		return slog.LevelInfo
-	}
-	return l
 }

@@ -85,7 +85,7 @@ func (c *Cache) Get(ctx context.Context) (*Set, error) {
 		return c.set, nil
 	}
 	if c.lastErr != nil && now.Sub(c.lastAttempt) < c.cfg.RetryEvery {
-		return c.fallback(now)
+		return c.fallback(ctx, now)
 	}
 	return c.load(ctx, now)
 }
@@ -102,7 +102,7 @@ func (c *Cache) Refresh(ctx context.Context) (*Set, error) {
 		if c.set != nil && c.lastErr == nil {
 			return c.set, nil
 		}
-		return c.fallback(now)
+		return c.fallback(ctx, now)
 	}
 	return c.load(ctx, now)
 }
@@ -115,19 +115,20 @@ func (c *Cache) load(ctx context.Context, now time.Time) (*Set, error) {
 	s, err := c.src.Load(lctx)
 	if err != nil {
 		c.lastErr = err
-		return c.fallback(now)
+		return c.fallback(ctx, now)
 	}
 	c.set, c.loadedAt, c.lastErr = s, now, nil
 	return s, nil
 }
 
-// fallback serves the stale copy after a failed load, if still allowed.
-func (c *Cache) fallback(now time.Time) (*Set, error) {
+// fallback serves the stale copy after a failed load, if still allowed. It
+// logs with ctx, so the lines carry the ids of the request that saw it.
+func (c *Cache) fallback(ctx context.Context, now time.Time) (*Set, error) {
 	if c.set != nil && now.Sub(c.loadedAt) < c.cfg.TTL+c.cfg.MaxStale {
-		c.cfg.Logger.Warn("key set reload failed, serving cached copy",
+		c.cfg.Logger.WarnContext(ctx, "key set reload failed, serving cached copy",
 			"age", now.Sub(c.loadedAt).Round(time.Second).String(), "error", c.lastErr.Error())
 		return c.set, nil
 	}
-	c.cfg.Logger.Error("key set unavailable", "error", c.lastErr.Error())
+	c.cfg.Logger.ErrorContext(ctx, "key set unavailable", "error", c.lastErr.Error())
 	return nil, fmt.Errorf("%w: %v", ErrUnavailable, c.lastErr)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/serverless-scim/serverless-scim/internal/keys"
+	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
 )
 
 // clock is a manual clock for cache tests.
@@ -35,6 +36,24 @@ func newCache(src keys.Source, clk *clock) *keys.Cache {
 
 var errOutage = errors.New("simulated outage")
 
+// rootKey adds a key to m's root document directly, as a version 1 key set
+// holds them, without loading anything: the cache is per document.
+func rootKey(t *testing.T, m *keys.Memory, tenant string) apikey.Key {
+	t.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Update(context.Background(), func(s *keys.Set) error {
+		s.Keys = append(s.Keys, keys.Record{ID: k.ID, Tenant: tenant, Hash: k.Hash(), Created: t0})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func TestCacheLoadsLazilyAndHonoursTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -47,7 +66,7 @@ func TestCacheLoadsLazilyAndHonoursTTL(t *testing.T) {
 	if _, err := c.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
-	k, _, _ := keys.Create(ctx, m, keys.NewKey{Tenant: "acme"}, t0)
+	k := rootKey(t, m, "acme")
 	clk.Add(59 * time.Second)
 	s, _ := c.Get(ctx)
 	if _, ok := s.Lookup(k.ID); ok || m.Loads() != 1 {
@@ -88,7 +107,7 @@ func TestCacheOutageWithCopy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	m := keys.NewMemory()
-	k, _, _ := keys.Create(ctx, m, keys.NewKey{Tenant: "acme"}, t0)
+	k := rootKey(t, m, "acme")
 	clk := &clock{now: t0}
 	c := newCache(m, clk)
 	if _, err := c.Get(ctx); err != nil {
@@ -140,7 +159,7 @@ func TestCacheRefreshIsRateLimited(t *testing.T) {
 	if _, err := c.Get(ctx); err != nil {
 		t.Fatal(err)
 	}
-	k, _, _ := keys.Create(ctx, m, keys.NewKey{Tenant: "acme"}, t0)
+	k := rootKey(t, m, "acme")
 	// Right after a load, Refresh does not reload.
 	clk.Add(time.Second)
 	s, _ := c.Refresh(ctx)

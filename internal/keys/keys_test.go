@@ -28,7 +28,15 @@ func TestDecode(t *testing.T) {
 		{"blank", " \n", false, 0},
 		{"empty object", "{}", false, 0},
 		{"one key", `{"version":1,"revision":3,"keys":[` + rec + `]}`, false, 1},
-		{"future version", `{"version":2,"keys":[]}`, true, 0},
+		{"version 2 root", `{"version":2,"revision":4,"shards":3,"open":1,"keys":[` + rec + `]}`, false, 1},
+		{"version 2 shard", `{"version":2,"shard":0,"keys":[` + strings.Replace(rec, k.ID, "00"+k.ID[2:], 1) + `]}`, false, 1},
+		{"future version", `{"version":3,"keys":[]}`, true, 0},
+		{"version 1 with shards", `{"version":1,"shards":2,"keys":[]}`, true, 0},
+		{"key in the wrong shard", `{"version":2,"shard":1,"keys":[` + strings.Replace(rec, k.ID, "00"+k.ID[2:], 1) + `]}`, true, 0},
+		{"shard with root fields", `{"version":2,"shard":1,"shards":2,"keys":[]}`, true, 0},
+		{"open beyond shards", `{"version":2,"shards":2,"open":2,"keys":[]}`, true, 0},
+		{"too many shards", `{"version":2,"shards":3845,"keys":[]}`, true, 0},
+		{"shard out of range", `{"version":2,"shard":3844,"keys":[]}`, true, 0},
 		{"not json", `keys`, true, 0},
 		{"unknown field", `{"version":1,"keyz":[]}`, true, 0},
 		{"duplicate id", `{"keys":[` + rec + `,` + rec + `]}`, true, 0},
@@ -65,7 +73,7 @@ func TestEncodeRoundTripHasNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := m.Load(context.Background())
+	s, err := m.Shard(0).Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +112,10 @@ func TestAuthenticate(t *testing.T) {
 	unknown, _ := apikey.Generate()
 	// Same id as good, different secret, valid checksum: a forged key.
 	forged := forge(t, good.ID)
-	s, _ := m.Load(ctx)
+	s, err := keys.LoadAll(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -169,8 +180,8 @@ func TestCreateValidates(t *testing.T) {
 			t.Errorf("Create(%+v) err = %v, want ErrInvalid", nk, err)
 		}
 	}
-	if s, _ := m.Load(ctx); len(s.Keys) != 0 {
-		t.Fatalf("invalid creates stored %d keys", len(s.Keys))
+	if s, _ := keys.LoadAll(ctx, m); len(s.Keys) != 0 || m.Loads() != 1 {
+		t.Fatalf("invalid creates stored %d keys, loaded %d documents; want 0 and only LoadAll's root", len(s.Keys), m.Loads())
 	}
 }
 
@@ -198,7 +209,7 @@ func TestSeveralActiveKeysPerTenant(t *testing.T) {
 	m := keys.NewMemory()
 	old, _, _ := keys.Create(ctx, m, keys.NewKey{Tenant: "acme"}, t0)
 	next, _, _ := keys.Create(ctx, m, keys.NewKey{Tenant: "acme"}, t0)
-	s, _ := m.Load(ctx)
+	s, _ := keys.LoadAll(ctx, m)
 	for _, k := range []apikey.Key{old, next} {
 		if r, err := s.Authenticate(k, t0); err != nil || r.Tenant != "acme" {
 			t.Fatalf("Authenticate(%s) = %+v, %v", k.ID, r, err)
@@ -219,8 +230,8 @@ func TestMemoryConcurrentCreates(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	s, _ := m.Load(ctx)
+	s, _ := m.Shard(0).Load(ctx)
 	if len(s.Keys) != 20 || s.Revision != 20 {
-		t.Fatalf("after 20 creates: %d keys, revision %d", len(s.Keys), s.Revision)
+		t.Fatalf("after 20 creates: shard 0 has %d keys, revision %d; want 20, 20", len(s.Keys), s.Revision)
 	}
 }

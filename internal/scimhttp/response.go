@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -46,10 +45,39 @@ func ErrorBody(e *scim.Error) []byte {
 	return body
 }
 
+// Failure holds the internal cause of a request's 5xx response, so the
+// transport can put it on the request's one access line instead of
+// writeError logging a line of its own. A request is served by one
+// goroutine; a Failure is not for concurrent use.
+type Failure struct{ err error }
+
+type failureKey struct{}
+
+// WithFailure returns ctx carrying an empty Failure, which writeError fills
+// when it answers a 5xx, and that Failure for the caller to read after the
+// handler returns.
+func WithFailure(ctx context.Context) (context.Context, *Failure) {
+	f := &Failure{}
+	return context.WithValue(ctx, failureKey{}, f), f
+}
+
+// Err returns the cause of the 5xx response, or nil if there was none.
+// Its text may name internals (a table, an AWS error code), so it is for
+// logs only; it never holds a key or a request body.
+func (f *Failure) Err() error { return f.err }
+
+// recordFailure keeps err as the cause of ctx's 5xx response, if the
+// caller asked for it with WithFailure.
+func recordFailure(ctx context.Context, err error) {
+	if f, ok := ctx.Value(failureKey{}).(*Failure); ok {
+		f.err = err
+	}
+}
+
 // writeError is the one place where errors become responses. A *scim.Error
-// is the client's to see; anything else is internal: it is logged (the
-// message may name internals, never a key) and the client gets a fixed
-// "internal error" body.
+// is the client's to see; anything else is internal: the client gets a
+// fixed "internal error" body and the cause goes to the request's Failure
+// (the access log line), never to the client.
 func writeError(ctx context.Context, w http.ResponseWriter, err error) {
 	e, ok := scim.AsError(err)
 	if !ok {
@@ -57,9 +85,11 @@ func writeError(ctx context.Context, w http.ResponseWriter, err error) {
 			e = &scim.Error{Status: http.StatusServiceUnavailable, Detail: "the request timed out; retry it"}
 			w.Header().Set("Retry-After", "1")
 		} else {
-			slog.ErrorContext(ctx, "internal error", "err", err.Error())
 			e = &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"}
 		}
+	}
+	if e.Status >= 500 {
+		recordFailure(ctx, err)
 	}
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
 		if w.Header().Get("Retry-After") == "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,12 +16,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
+	"github.com/serverless-scim/serverless-scim/internal/telemetry"
 )
 
 // invoker sends one event (JSON) to a function and returns what the Lambda
@@ -34,15 +37,10 @@ type lambdaError struct {
 	ErrorType    string `json:"errorType"`
 }
 
-// methodOf returns the HTTP method a SCIM function serves: GetFunction → GET.
-func methodOf(function string) string {
-	return strings.ToUpper(strings.TrimSuffix(function, "Function"))
-}
-
 // TestReplayInProcess replays every event through the handler each
-// function's main starts: gateway.FromEnv for the SCIM functions (reading
-// TABLE_NAME and SCIM_DYNAMODB_ENDPOINT, on a fresh DynamoDB Local table per
-// scenario) and authorizer.Handler for the authorizer (on an in-memory key
+// function's main starts: config.Load then gateway.FromConfig for the SCIM
+// functions (reading TABLE_NAME and SCIM_DYNAMODB_ENDPOINT, on a fresh
+// DynamoDB Local table per scenario) and authorizer.Handler for the authorizer (on an in-memory key
 // set holding the events' example key).
 func TestReplayInProcess(t *testing.T) {
 	root, m := loadManifest(t)
@@ -69,9 +67,14 @@ func TestReplayInProcess(t *testing.T) {
 			_, table := dynamotest.Table(t)
 			t.Setenv("TABLE_NAME", table)
 			t.Setenv(ddblocal.EndpointEnv, endpoint)
+			var cfg config.Scim
+			if err := config.Load(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			logger := telemetry.NewLogger(t.Output(), slog.LevelWarn)
 			handlers := map[string]gateway.Handler{}
 			for fn, method := range gateway.Functions {
-				h, err := gateway.FromEnv(ctx, method)
+				h, err := gateway.FromConfig(ctx, method, cfg, logger)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -85,8 +88,8 @@ func TestReplayInProcess(t *testing.T) {
 // proxyInvoker sends proxy events to the handler of their function.
 func proxyInvoker(handlers map[string]gateway.Handler) invoker {
 	return func(t *testing.T, function string, event []byte) []byte {
-		var ev events.APIGatewayProxyRequest
-		if err := unmarshalStrict(event, &ev); err != nil {
+		ev, err := decodeProxyEvent(event)
+		if err != nil {
 			t.Fatal(err)
 		}
 		h, ok := handlers[function]

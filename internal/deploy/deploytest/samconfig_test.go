@@ -2,12 +2,16 @@ package deploytest_test
 
 import (
 	"bufio"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
 )
 
@@ -59,8 +63,8 @@ func readSamconfig(t *testing.T, path string) map[string]string {
 	return out
 }
 
-// TestSamconfig checks both environments of samconfig.toml against what
-// the issue asks for and against template.yaml's parameters.
+// TestSamconfig checks the environments of samconfig.toml against what the
+// issues ask for and against template.yaml's parameters.
 func TestSamconfig(t *testing.T) {
 	root := repoRoot(t)
 	cfg := readSamconfig(t, filepath.Join(root, "samconfig.toml"))
@@ -72,7 +76,8 @@ func TestSamconfig(t *testing.T) {
 		t.Errorf("version = %q, want 0.1", cfg["version"])
 	}
 	stacks := map[string]string{}
-	for _, env := range []string{"default", "prod"} {
+	overridesOf := map[string]map[string]string{}
+	for _, env := range []string{"default", "prod", "ci"} {
 		t.Run(env, func(t *testing.T) {
 			want := map[string]string{
 				"build.parameters.build_in_source": "true",
@@ -100,6 +105,7 @@ func TestSamconfig(t *testing.T) {
 			if len(overrides) == 0 {
 				t.Errorf("%s has no parameter_overrides", env)
 			}
+			overridesOf[env] = map[string]string{}
 			for _, o := range overrides {
 				name, value, ok := strings.Cut(o, "=")
 				if !ok {
@@ -109,27 +115,110 @@ func TestSamconfig(t *testing.T) {
 				if err := tpl.CheckParameter(name, value); err != nil {
 					t.Errorf("parameter override: %v", err)
 				}
+				overridesOf[env][name] = value
+			}
+			// People confirm change sets; a pipeline cannot answer a prompt.
+			wantConfirm := "true"
+			if env == "ci" {
+				wantConfirm = "false"
+			}
+			if got := cfg[env+".deploy.parameters.confirm_changeset"]; got != wantConfirm {
+				t.Errorf("%s.deploy.parameters.confirm_changeset = %q, want %s", env, got, wantConfirm)
+			}
+			if got := cfg[env+".deploy.parameters.guided"]; got == "true" {
+				t.Errorf("%s deploys guided; guided deploys are asked for with GUIDED=1", env)
 			}
 		})
 	}
+	// docs/deploy.md says prod gets more memory than the default environment.
+	param := func(env, name string) float64 {
+		v, ok := overridesOf[env][name]
+		if !ok {
+			v = tpl.Node("Parameters", name, "Default").Value
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s %s = %q: %v", env, name, v, err)
+		}
+		return f
+	}
+	if p, d := param("prod", "FunctionMemorySize"), param("default", "FunctionMemorySize"); p <= d {
+		t.Errorf("prod FunctionMemorySize %v is not more than default's %v", p, d)
+	}
 
-	// sam local invoke's --env-vars file: per-function sections for functions
-	// that exist, and only variables a function reads.
-	envFile := cfg["default.local_invoke.parameters.env_vars"]
+	checkEnvVars(t, tpl, root, cfg["default.local_invoke.parameters.env_vars"])
+}
+
+// localEndpoint names, per function, the variable that points it at a local
+// stand-in instead of AWS; the SCIM functions all use SCIM_DYNAMODB_ENDPOINT.
+var localEndpoint = map[string]string{"AuthorizerFunction": "SECRETSMANAGER_ENDPOINT"}
+
+// checkEnvVars holds sam local invoke's --env-vars file to what makes a local
+// invoke safe. SAM applies a value only to a function whose template entry
+// declares the variable, and drops the rest without a word: so every variable
+// the file sets must be declared by every function it is meant for (the
+// "Parameters" section is meant for all of them, a function's section for
+// that one), every function must end up with its local endpoint set, and so
+// must every variable the template fills with a !Ref to one of its resources
+// (a table or secret name that only exists in AWS).
+func checkEnvVars(t *testing.T, tpl *samtemplate.Template, root, envFile string) {
+	t.Helper()
 	if envFile == "" {
 		t.Fatal("default.local_invoke.parameters.env_vars is not set")
 	}
 	var vars map[string]map[string]string
 	decodeStrict(t, filepath.Join(root, envFile), &vars)
-	known := map[string]bool{"TABLE_NAME": true, "SCIM_DYNAMODB_ENDPOINT": true, "API_KEYS_SECRET_ARN": true, "SECRETSMANAGER_ENDPOINT": true, "API_KEYS_CACHE_TTL": true}
+	known := map[string]bool{}
+	for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}} {
+		for _, v := range config.Variables(cfg) {
+			known[v.Name] = true
+		}
+	}
+	var functions []string
+	for id := range tpl.Functions {
+		functions = append(functions, id)
+	}
+	sort.Strings(functions)
 	for section, vs := range vars {
-		if _, ok := tpl.Functions[section]; !ok && section != "Parameters" {
+		targets := []string{section}
+		if section == "Parameters" {
+			targets = functions
+		} else if _, ok := tpl.Functions[section]; !ok {
 			t.Errorf("%s: section %q is neither Parameters nor a function", envFile, section)
+			continue
 		}
 		for v := range vs {
 			if !known[v] {
-				t.Errorf("%s: %s.%s is not a variable the functions read", envFile, section, v)
+				t.Errorf("%s sets %s, which no function reads (internal/config lists them)", envFile, v)
+			}
+			for _, fn := range targets {
+				if !slices.Contains(tpl.Functions[fn].EnvNames, v) {
+					t.Errorf("%s sets %s.%s, but template.yaml does not declare %s for %s: sam local invoke would ignore it", envFile, section, v, v, fn)
+				}
 			}
 		}
+	}
+	for _, fn := range functions {
+		t.Run("env "+fn, func(t *testing.T) {
+			effective := map[string]string{}
+			for _, section := range []string{"Parameters", fn} {
+				for k, v := range vars[section] {
+					effective[k] = v
+				}
+			}
+			endpoint := localEndpoint[fn]
+			if endpoint == "" {
+				endpoint = "SCIM_DYNAMODB_ENDPOINT"
+			}
+			u, err := url.Parse(effective[endpoint])
+			if err != nil || u.Scheme != "http" || (u.Hostname() != "host.docker.internal" && u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
+				t.Errorf("%s gets %s=%q; want a local endpoint, or a local invoke reaches real AWS", fn, endpoint, effective[endpoint])
+			}
+			for name, target := range tpl.Functions[fn].EnvRefs {
+				if tpl.Node("Resources", target) != nil && effective[name] == "" {
+					t.Errorf("%s: %s is !Ref %s, a resource that only exists in AWS, and %s does not set it", fn, name, target, envFile)
+				}
+			}
+		})
 	}
 }

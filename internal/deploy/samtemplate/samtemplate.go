@@ -23,7 +23,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/serverless-scim/serverless-scim/internal/modroot"
 )
@@ -54,7 +54,7 @@ func (r Route) String() string { return r.Method + " " + r.Path + " -> " + r.Fun
 
 // Statement is one IAM policy statement of a function's inline policies.
 // Resources written with intrinsic functions are rendered as text, e.g.
-// "!GetAtt UsersTable.Arn" or "!Ref ApiKeysSecret".
+// "!GetAtt DirectoryTable.Arn" or "!Ref ApiKeysSecret".
 type Statement struct {
 	Sid       string
 	Effect    string
@@ -74,6 +74,10 @@ type Function struct {
 	// EnvRefs holds the environment variables set with !Ref (or {Ref: X}),
 	// mapped to the referenced logical ID or parameter name.
 	EnvRefs map[string]string
+	// EnvNames lists, sorted, every environment variable the function declares
+	// (its own and Globals'), whatever form its value takes (literal, !Ref,
+	// !Sub, …). `sam local invoke --env-vars` can set only these.
+	EnvNames []string
 	// BuildMethod is Metadata.BuildMethod ("makefile" for every function here).
 	BuildMethod string
 	// Statements are the inline policy statements (Policies: - Statement: …).
@@ -316,12 +320,17 @@ func parseFunction(id string, res, globals *yaml.Node) (Function, []Route, error
 	fn.Architectures = scalars(archs)
 
 	// Globals' variables first, so that the function's own override them.
+	declared := map[string]bool{}
 	for _, vars := range []*yaml.Node{get(globals, "Environment", "Variables"), get(props, "Environment", "Variables")} {
 		if vars == nil || vars.Kind != yaml.MappingNode {
 			continue
 		}
 		for i := 0; i+1 < len(vars.Content); i += 2 {
 			name, v := vars.Content[i].Value, vars.Content[i+1]
+			if !declared[name] {
+				declared[name] = true
+				fn.EnvNames = append(fn.EnvNames, name)
+			}
 			delete(fn.Env, name)
 			delete(fn.EnvRefs, name)
 			if ref, ok := refTarget(v); ok {
@@ -331,6 +340,8 @@ func parseFunction(id string, res, globals *yaml.Node) (Function, []Route, error
 			}
 		}
 	}
+
+	sort.Strings(fn.EnvNames)
 
 	if pols := get(props, "Policies"); pols != nil {
 		items := []*yaml.Node{pols}

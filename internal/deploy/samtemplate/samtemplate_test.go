@@ -108,6 +108,8 @@ func TestParseSample(t *testing.T) {
 		{"BuildMethod", read.BuildMethod, "makefile"},
 		{"Env literals (Globals merged, overrides applied)", read.Env, map[string]string{"LOG_LEVEL": "info", "LITERAL": "yes"}},
 		{"EnvRefs", read.EnvRefs, map[string]string{"TABLE_NAME": "Table", "OTHER": "Param"}},
+		{"EnvNames (every form, Globals included, once each)", read.EnvNames, []string{"LITERAL", "LOG_LEVEL", "OTHER", "SUBBED", "TABLE_NAME"}},
+		{"EnvNames from Globals only", tpl.Functions["Other"].EnvNames, []string{"LOG_LEVEL", "TABLE_NAME"}},
 		{"ManagedPolicies", read.ManagedPolicies, []string{"AWSLambdaBasicExecutionRole", "DynamoDBReadPolicy"}},
 		{"Statements", read.Statements, []samtemplate.Statement{
 			{Sid: "One", Effect: "Allow", Actions: []string{"dynamodb:GetItem"}, Resources: []string{"!GetAtt Table.Arn"}},

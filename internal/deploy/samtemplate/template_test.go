@@ -19,7 +19,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // scimPaths are the API's resource paths; every one is routed for every verb.
@@ -85,13 +85,20 @@ func TestTemplateFunctions(t *testing.T) {
 			if len(fn.ManagedPolicies) != 0 {
 				t.Errorf("ManagedPolicies = %v, want only inline statements", fn.ManagedPolicies)
 			}
-			// Local-only overrides must never reach AWS.
+			// The local-endpoint overrides are declared for every function, so that
+			// sam local invoke --env-vars can set them, and empty in AWS, where the
+			// code then uses the real service.
 			for _, v := range []string{"SCIM_DYNAMODB_ENDPOINT", "SECRETSMANAGER_ENDPOINT"} {
-				_, lit := fn.Env[v]
-				_, ref := fn.EnvRefs[v]
-				if lit || ref {
-					t.Errorf("%s is set; it is a local-only override", v)
+				got, lit := fn.Env[v]
+				if !lit || got != "" {
+					t.Errorf("%s = %q (declared %v); want it declared with an empty literal value", v, got, lit)
 				}
+			}
+			if got := fn.EnvRefs["LOG_LEVEL"]; got != "LogLevel" {
+				t.Errorf("LOG_LEVEL refers to %q, want the LogLevel parameter", got)
+			}
+			if !slices.Contains(fn.EnvNames, "METRICS_NAMESPACE") {
+				t.Errorf("METRICS_NAMESPACE is not declared (declared: %v)", fn.EnvNames)
 			}
 			if id == "AuthorizerFunction" {
 				if got := fn.EnvRefs["API_KEYS_SECRET_ARN"]; got != "ApiKeysSecret" {
@@ -103,8 +110,8 @@ func TestTemplateFunctions(t *testing.T) {
 				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
 					t.Error("the authorizer has TABLE_NAME; it must not know the table")
 				}
-			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "UsersTable" {
-				t.Errorf("TABLE_NAME refers to %q, want UsersTable", got)
+			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "DirectoryTable" {
+				t.Errorf("TABLE_NAME refers to %q, want DirectoryTable", got)
 			}
 			group := tpl.Node("Resources", id, "Properties", "LoggingConfig", "LogGroup")
 			if group == nil || group.Tag != "!Ref" || group.Value != id+"LogGroup" {
@@ -151,7 +158,7 @@ func TestTemplateRoutes(t *testing.T) {
 // Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem).
 func TestTemplateLeastPrivilege(t *testing.T) {
 	tpl := loadTemplate(t)
-	table := []string{"!GetAtt UsersTable.Arn"}
+	table := []string{"!GetAtt DirectoryTable.Arn"}
 	tests := []struct {
 		function  string
 		actions   []string
@@ -166,7 +173,7 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 		{"PutFunction", []string{"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
 		{"PatchFunction", []string{"dynamodb:BatchGetItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
 		{"DeleteFunction", []string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"}, table},
-		{"AuthorizerFunction", []string{"secretsmanager:GetSecretValue"}, []string{"!Ref ApiKeysSecret"}},
+		{"AuthorizerFunction", []string{"secretsmanager:GetSecretValue"}, []string{"!Ref ApiKeysSecret", "!Sub ${ApiKeysSecret}/*"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.function, func(t *testing.T) {
@@ -200,8 +207,8 @@ func TestTemplateLeastPrivilege(t *testing.T) {
 func TestTemplateTableMatchesCode(t *testing.T) {
 	tpl := loadTemplate(t)
 	td := tpl.Table
-	if td == nil || td.LogicalID != "UsersTable" {
-		t.Fatalf("table = %+v, want UsersTable", td)
+	if td == nil || td.LogicalID != "DirectoryTable" {
+		t.Fatalf("table = %+v, want DirectoryTable", td)
 	}
 	code := dynamo.TableDefinition("x")
 
@@ -232,7 +239,8 @@ func TestTemplateTableMatchesCode(t *testing.T) {
 		{"point-in-time recovery", td.PointInTimeRecovery, true},
 		{"deletion protection", td.DeletionProtection, true},
 		{"server-side encryption", td.SSE, true},
-		{"DeletionPolicy", td.DeletionPolicy, "Retain"},
+		// Retained, except when the stack's first create fails (no data yet).
+		{"DeletionPolicy", td.DeletionPolicy, "RetainExceptOnCreate"},
 		{"UpdateReplacePolicy", td.UpdateReplacePolicy, "Retain"},
 	}
 	for _, c := range checks {
@@ -240,8 +248,8 @@ func TestTemplateTableMatchesCode(t *testing.T) {
 			t.Errorf("%s: template %v, code %v", c.name, c.got, c.want)
 		}
 	}
-	if tpl.Node("Resources", "UsersTable", "Properties", "TableName") != nil {
-		t.Error("UsersTable has a fixed TableName; a name would block replacement and collide between stacks")
+	if tpl.Node("Resources", "DirectoryTable", "Properties", "TableName") != nil {
+		t.Error("DirectoryTable has a fixed TableName; a name would block replacement and collide between stacks")
 	}
 }
 
@@ -310,15 +318,19 @@ func TestTemplateAuthorizer(t *testing.T) {
 			}
 		}
 	}
-	// The authorizer's log group and secret: retained secret, created empty.
+	// The authorizer's secret: retained (except after a failed first create), created empty.
 	secret := tpl.Node("Resources", "ApiKeysSecret")
-	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "Retain" || str(secret, "UpdateReplacePolicy") != "Retain" {
-		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret")
+	if str(secret, "Type") != "AWS::SecretsManager::Secret" || str(secret, "DeletionPolicy") != "RetainExceptOnCreate" || str(secret, "UpdateReplacePolicy") != "Retain" {
+		t.Errorf("ApiKeysSecret must be a retained AWS::SecretsManager::Secret (DeletionPolicy RetainExceptOnCreate, UpdateReplacePolicy Retain)")
 	}
+	// An empty root, readable by this release. It stays the version 1 text
+	// of earlier releases on purpose: a changed SecretString would make
+	// CloudFormation overwrite the root (and lose its shard count) on the
+	// next stack update. The first key written migrates it.
 	set, err := keys.Decode([]byte(str(secret, "Properties", "SecretString")))
-	if err != nil || set.Version != keys.FormatVersion || len(set.Keys) != 0 {
-		t.Errorf("SecretString = %q: keys.Decode = %+v, %v; want an empty key set of version %d",
-			str(secret, "Properties", "SecretString"), set, err, keys.FormatVersion)
+	if err != nil || len(set.Keys) != 0 || set.Shards != 0 {
+		t.Errorf("SecretString = %q: keys.Decode = %+v, %v; want an empty key set",
+			str(secret, "Properties", "SecretString"), set, err)
 	}
 }
 
@@ -336,7 +348,7 @@ func TestTemplateGatewayResponses(t *testing.T) {
 		{"MISSING_AUTHENTICATION_TOKEN", 404, nil},
 		{"THROTTLED", 429, map[string]string{"Retry-After": "1"}},
 		{"REQUEST_TOO_LARGE", 413, nil},
-		{"DEFAULT_4XX", 400, nil},
+		{"WAF_FILTERED", 403, nil},
 		{"DEFAULT_5XX", 502, nil},
 	}
 	for _, tt := range tests {
@@ -344,13 +356,20 @@ func TestTemplateGatewayResponses(t *testing.T) {
 			t.Errorf("no gateway response for %s", tt.typ)
 		}
 	}
+	// DEFAULT_4XX catches the 4xx types nothing else shapes (a type API Gateway adds
+	// later): it must keep API Gateway's own status, so it sets none and its body
+	// cannot name one.
+	if d := child(responses, "DEFAULT_4XX"); d == nil || child(d, "StatusCode") != nil {
+		t.Errorf("DEFAULT_4XX = %v; want one without a StatusCode (native status kept)", d)
+	}
 	// Every configured response, not only the required ones, must be SCIM-shaped
 	// with a body status equal to the HTTP status.
 	for i := 0; i+1 < len(responses.Content); i += 2 {
 		typ, r := responses.Content[i].Value, responses.Content[i+1]
 		t.Run(typ, func(t *testing.T) {
 			code, err := strconv.Atoi(str(r, "StatusCode"))
-			if err != nil {
+			native := typ == "DEFAULT_4XX"
+			if err != nil && !native {
 				t.Fatalf("StatusCode %q: %v", str(r, "StatusCode"), err)
 			}
 			for _, tt := range tests {
@@ -381,8 +400,12 @@ func TestTemplateGatewayResponses(t *testing.T) {
 					t.Errorf("%s template: %v", ct, err)
 					continue
 				}
-				if !reflect.DeepEqual(body.Schemas, []string{"urn:ietf:params:scim:api:messages:2.0:Error"}) || body.Status != strconv.Itoa(code) || body.Detail == "" {
-					t.Errorf("%s template = %+v, want a SCIM error with status %q and a detail", ct, body, strconv.Itoa(code))
+				wantStatus := strconv.Itoa(code)
+				if native {
+					wantStatus = ""
+				}
+				if !reflect.DeepEqual(body.Schemas, []string{"urn:ietf:params:scim:api:messages:2.0:Error"}) || body.Status != wantStatus || body.Detail == "" {
+					t.Errorf("%s template = %+v, want a SCIM error with status %q and a detail", ct, body, wantStatus)
 				}
 			}
 		})
@@ -404,11 +427,16 @@ func TestTemplateStage(t *testing.T) {
 	}
 	s := settings.Content[0]
 	for _, c := range []struct{ key, want string }{
-		{"ResourcePath", "/*"}, {"HttpMethod", "*"}, {"DataTraceEnabled", "false"}, {"MetricsEnabled", "true"},
+		{"ResourcePath", "/*"}, {"HttpMethod", "*"}, {"DataTraceEnabled", "false"},
 	} {
 		if got := str(s, c.key); got != c.want {
 			t.Errorf("MethodSettings %s = %q, want %q", c.key, got, c.want)
 		}
+	}
+	// Per-method metrics cost money and are optional.
+	if m := child(s, "MetricsEnabled"); m == nil || m.Tag != "!If" || len(m.Content) != 3 ||
+		m.Content[0].Value != "UseDetailedApiMetrics" || m.Content[1].Value != "true" || m.Content[2].Value != "false" {
+		t.Errorf("MethodSettings MetricsEnabled = %v, want !If [UseDetailedApiMetrics, true, false]", m)
 	}
 	for key, param := range map[string]string{"ThrottlingRateLimit": "ThrottlingRateLimit", "ThrottlingBurstLimit": "ThrottlingBurstLimit"} {
 		if n := child(s, key); n == nil || n.Tag != "!Ref" || n.Value != param {
@@ -438,9 +466,12 @@ func TestTemplateStage(t *testing.T) {
 func TestTemplateOutputs(t *testing.T) {
 	tpl := loadTemplate(t)
 	outputs := tpl.Node("Outputs")
+	const executeAPI = "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2"
 	want := map[string]string{
-		"ScimBaseUrl":           "https://${ScimApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${StageName}/scim/v2",
-		"UsersTableName":        "UsersTable",
+		"ExecuteApiBaseUrl":     executeAPI,
+		"DirectoryTableName":    "DirectoryTable",
+		"DirectoryTableArn":     "DirectoryTable.Arn",
+		"AlarmTopicArn":         "AlarmTopic",
 		"ApiKeysSecretArn":      "ApiKeysSecret",
 		"CreateFirstKeyCommand": "go run ./cmd/scimctl keys create --tenant <tenant> --description \"Okta production\" --region ${AWS::Region} --secret ${ApiKeysSecret}",
 	}
@@ -449,6 +480,26 @@ func TestTemplateOutputs(t *testing.T) {
 		if n == nil || n.Value != v {
 			t.Errorf("output %s = %v, want %q", name, n, v)
 		}
+	}
+	// The table's name and ARN are stack exports, for the application's stack.
+	for _, name := range []string{"DirectoryTableName", "DirectoryTableArn"} {
+		if got := str(outputs, name, "Export", "Name"); got != "${AWS::StackName}-"+name {
+			t.Errorf("output %s is exported as %q, want ${AWS::StackName}-%s", name, got, name)
+		}
+	}
+	// ScimBaseUrl follows the custom domain when there is one.
+	base := child(outputs, "ScimBaseUrl", "Value")
+	if base == nil || base.Tag != "!If" || len(base.Content) != 3 || base.Content[0].Value != "HasCustomDomain" {
+		t.Fatalf("ScimBaseUrl = %v, want !If [HasCustomDomain, <domain URL>, <execute-api URL>]", base)
+	}
+	onDomain, withoutDomain := base.Content[1], base.Content[2]
+	if withoutDomain.Value != executeAPI {
+		t.Errorf("ScimBaseUrl without a custom domain = %q, want %q", withoutDomain.Value, executeAPI)
+	}
+	if onDomain.Tag != "!If" || len(onDomain.Content) != 3 || onDomain.Content[0].Value != "HasCustomDomainBasePath" ||
+		onDomain.Content[1].Value != "https://${CustomDomainName}/${CustomDomainBasePath}/scim/v2" ||
+		onDomain.Content[2].Value != "https://${CustomDomainName}/scim/v2" {
+		t.Errorf("ScimBaseUrl on the custom domain = %v, want the domain, the optional base path, then /scim/v2", onDomain)
 	}
 }
 

@@ -81,11 +81,21 @@ func (k Key) String() string { return k.token }
 func (k Key) Hash() string { return Hash(k.token) }
 
 // Generate returns a new key with a fresh id and secret from crypto/rand.
-func Generate() (Key, error) {
-	id, err := randomBase62(IDLen)
+func Generate() (Key, error) { return GenerateWithPrefix("") }
+
+// GenerateWithPrefix is Generate for a key id that starts with prefix, a
+// string of fewer than IDLen base62 characters; the rest of the id is random.
+// The key store uses it to put the number of the shard that holds a key's
+// record into the key id, so that a lookup needs that one shard only.
+func GenerateWithPrefix(prefix string) (Key, error) {
+	if len(prefix) >= IDLen || !isBase62(prefix) {
+		return Key{}, fmt.Errorf("apikey: bad id prefix %q", prefix)
+	}
+	rnd, err := randomBase62(IDLen - len(prefix))
 	if err != nil {
 		return Key{}, err
 	}
+	id := prefix + rnd
 	secret, err := randomBase62(SecretLen)
 	if err != nil {
 		return Key{}, err
@@ -140,6 +150,15 @@ func Matches(token, stored string) bool {
 	got := Hash(token)
 	return subtle.ConstantTimeCompare([]byte(got), []byte(stored)) == 1
 }
+
+// Base62Digit returns the value (0-61) of the base62 character c, as used in
+// key ids, or -1 if c is not one.
+func Base62Digit(c byte) int {
+	return strings.IndexByte(base62, c)
+}
+
+// Base62Char returns the base62 character of value v (0-61).
+func Base62Char(v int) byte { return base62[v] }
 
 // ValidHash reports whether h looks like a value returned by Hash.
 func ValidHash(h string) bool {

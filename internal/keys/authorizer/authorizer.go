@@ -13,7 +13,11 @@
 //   - a good key returns an Allow policy for every method and path of the
 //     stage, because API Gateway caches the policy per token and reuses it
 //     for other routes, and a context with the flat strings "tenant" and
-//     "keyId".
+//     "keyId" (internal/authctx).
+//
+// Every decision is one log line ("msg":"authorize", the key id, never the
+// key) that is also a CloudWatch embedded metric: AuthorizerDecisions by
+// Outcome (the Outcome constants).
 package authorizer
 
 import (
@@ -26,17 +30,34 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/serverless-scim/serverless-scim/internal/authctx"
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/apikey"
+	"github.com/serverless-scim/serverless-scim/internal/telemetry"
 )
 
-// Keys of the context the authorizer returns. API Gateway passes them to the
-// integration as requestContext.authorizer.tenant and .keyId.
+// Outcome is the Outcome dimension of the AuthorizerDecisions metric: few
+// values, so the number of metrics stays flat.
+type Outcome string
+
+// The outcomes of a decision.
 const (
-	// ContextTenant holds the tenant every storage access must be scoped to.
-	ContextTenant = "tenant"
-	// ContextKeyID holds the id of the key used, for audit logs.
-	ContextKeyID = "keyId"
+	// OutcomeAllow: a good key; an Allow policy.
+	OutcomeAllow Outcome = "allow"
+	// OutcomeDenyUnknown: a well-formed key that is not in the set, or
+	// whose secret does not match.
+	OutcomeDenyUnknown Outcome = "deny_unknown"
+	// OutcomeDenyRevoked: a revoked key.
+	OutcomeDenyRevoked Outcome = "deny_revoked"
+	// OutcomeDenyExpired: an expired key.
+	OutcomeDenyExpired Outcome = "deny_expired"
+	// OutcomeDenyMalformed: no bearer key at all, or one that is not
+	// shaped like ours (wrong scheme, length or checksum).
+	OutcomeDenyMalformed Outcome = "deny_malformed"
+	// OutcomeError: the key set could not be loaded, or the event is not
+	// an API Gateway one; API Gateway answers 5xx.
+	OutcomeError Outcome = "error"
 )
 
 // ErrUnauthorized is the one error API Gateway turns into a 401. Its text
@@ -49,20 +70,22 @@ var ErrUnavailable = errors.New("authorizer: key set unavailable")
 
 // Handler checks bearer keys against a cached key set.
 type Handler struct {
-	cache *keys.Cache
-	now   func() time.Time
-	log   *slog.Logger
+	ring      *keys.Keyring
+	now       func() time.Time
+	log       *slog.Logger
+	namespace string
 }
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	cache keys.CacheConfig
+	cache     keys.CacheConfig
+	namespace string
 }
 
-// WithCache sets how the key set is cached (TTL, stale bound, clock,
-// logger); see keys.CacheConfig for the defaults. It replaces the settings
+// WithCache sets how each key set document is cached (TTL, stale bound,
+// clock, logger); see keys.CacheConfig for the defaults. It replaces the settings
 // of options given before it.
 func WithCache(cfg keys.CacheConfig) Option { return func(o *options) { o.cache = cfg } }
 
@@ -72,11 +95,17 @@ func WithTTL(d time.Duration) Option { return func(o *options) { o.cache.TTL = d
 // WithLogger sets the logger for decisions (key ids only, never keys).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.cache.Logger = l } }
 
+// WithMetricsNamespace sets the CloudWatch namespace of the decision
+// metrics (config.DefaultMetricsNamespace without it).
+func WithMetricsNamespace(ns string) Option { return func(o *options) { o.namespace = ns } }
+
 // WithClock sets the clock used for expiry and caching.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.cache.Now = now } }
 
-// New returns a Handler reading keys from src through a cache. Nothing is
-// loaded until the first request, which keeps Lambda cold starts short.
+// New returns a Handler reading keys from src through a keys.Keyring: if
+// src is keys.Sharded (secretstore.Store, keyfile.Store, keys.Memory), a
+// decision reads the root and the key's shard only. Nothing is loaded until
+// the first request, which keeps Lambda cold starts short.
 func New(src keys.Source, opts ...Option) *Handler {
 	var o options
 	for _, opt := range opts {
@@ -88,7 +117,10 @@ func New(src keys.Source, opts ...Option) *Handler {
 	if o.cache.Logger == nil {
 		o.cache.Logger = slog.Default()
 	}
-	return &Handler{cache: keys.NewCache(src, o.cache), now: o.cache.Now, log: o.cache.Logger}
+	if o.namespace == "" {
+		o.namespace = config.DefaultMetricsNamespace
+	}
+	return &Handler{ring: keys.NewKeyring(src, o.cache), now: o.cache.Now, log: o.cache.Logger, namespace: o.namespace}
 }
 
 // Handle is the Lambda handler for a TOKEN authorizer event. See the package
@@ -97,32 +129,27 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 	var none events.APIGatewayCustomAuthorizerResponse
 	resource, err := stageResource(ev.MethodArn)
 	if err != nil {
-		h.log.Error("authorizer: bad methodArn", "methodArn", ev.MethodArn)
+		h.decision(ctx, OutcomeError, "", "", err)
 		return none, err
 	}
 	// Shape and checksum first: garbage never reaches the key store.
 	key, err := apikey.ParseHeader(ev.AuthorizationToken)
 	if err != nil {
-		h.log.Info("deny", "reason", err.Error())
+		h.decision(ctx, OutcomeDenyMalformed, "", "", err)
 		return none, ErrUnauthorized
 	}
-	set, err := h.cache.Get(ctx)
-	if err != nil {
+	// The root and the key's shard only, from the cache when warm; an
+	// unknown id reloads them (rate-limited) in case the key is new.
+	rec, err := h.ring.Authenticate(ctx, key, h.now())
+	if errors.Is(err, keys.ErrUnavailable) {
+		h.decision(ctx, OutcomeError, key.ID, "", err)
 		return none, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	rec, err := set.Authenticate(key, h.now())
-	if errors.Is(err, keys.ErrUnknownKey) {
-		// Maybe created since the set was loaded: reload (rate-limited,
-		// so made-up key ids cannot hammer the store).
-		if set, rerr := h.cache.Refresh(ctx); rerr == nil {
-			rec, err = set.Authenticate(key, h.now())
-		}
-	}
 	if err != nil {
-		h.log.Info("deny", "reason", err.Error(), "keyId", key.ID)
+		h.decision(ctx, denial(err), key.ID, "", err)
 		return none, ErrUnauthorized
 	}
-	h.log.Info("allow", "keyId", rec.ID, "tenant", rec.Tenant)
+	h.decision(ctx, OutcomeAllow, rec.ID, rec.Tenant, nil)
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: rec.ID,
 		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
@@ -133,8 +160,42 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthoriz
 				Resource: []string{resource},
 			}},
 		},
-		Context: map[string]any{ContextTenant: rec.Tenant, ContextKeyID: rec.ID},
+		Context: map[string]any{authctx.Tenant: rec.Tenant, authctx.KeyID: rec.ID},
 	}, nil
+}
+
+// denial is the outcome of a key that Authenticate refused with err.
+func denial(err error) Outcome {
+	switch {
+	case errors.Is(err, keys.ErrRevoked):
+		return OutcomeDenyRevoked
+	case errors.Is(err, keys.ErrExpired):
+		return OutcomeDenyExpired
+	default: // keys.ErrUnknownKey, keys.ErrWrongSecret
+		return OutcomeDenyUnknown
+	}
+}
+
+// decision writes the one line of a decision: its outcome, the key id (not
+// the key) and, for an allow, the tenant; why, for a deny (reason) or an
+// error (cause); and the AuthorizerDecisions metric.
+func (h *Handler) decision(ctx context.Context, outcome Outcome, keyID, tenant string, err error) {
+	attrs := []slog.Attr{slog.String("outcome", string(outcome)), slog.String("keyId", keyID)}
+	if tenant != "" {
+		attrs = append(attrs, slog.String("tenant", tenant))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		why := "reason"
+		if outcome == OutcomeError {
+			why, level = "cause", slog.LevelError
+		}
+		attrs = append(attrs, slog.String(why, err.Error()))
+	}
+	attrs = append(attrs, telemetry.EMF(h.namespace, h.now(),
+		[]telemetry.Dimension{{Name: "Outcome", Value: string(outcome)}},
+		telemetry.Metric{Name: "AuthorizerDecisions", Unit: telemetry.UnitCount, Value: 1})...)
+	h.log.LogAttrs(ctx, level, "authorize", attrs...)
 }
 
 // stageResource turns a method ARN such as

@@ -31,11 +31,11 @@ func EnsureDevKey(keysPath, tokenPath, tenant string) (string, error) {
 	st := New(keysPath)
 	if b, err := os.ReadFile(tokenPath); err == nil {
 		if k, err := apikey.Parse(strings.TrimSpace(string(b))); err == nil {
-			set, err := st.Load(ctx)
-			if err != nil {
+			r, err := keys.NewKeyring(st, keys.CacheConfig{}).Authenticate(ctx, k, time.Now())
+			if errors.Is(err, keys.ErrUnavailable) {
 				return "", err
 			}
-			if r, err := set.Authenticate(k, time.Now()); err == nil && r.Tenant == tenant {
+			if err == nil && r.Tenant == tenant {
 				return k.String(), nil
 			}
 		}

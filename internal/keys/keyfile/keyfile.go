@@ -1,8 +1,11 @@
-// Package keyfile keeps the API key set (package keys) in a local JSON file,
-// the same document the Secrets Manager secret holds. `make run` and
-// `scimctl` without --secret use it (default .data/keys.json).
+// Package keyfile keeps the API key set (package keys) in local JSON files,
+// the same documents the Secrets Manager secrets hold: the root in one file
+// (default .data/keys.json) and shard n in <root without .json>.d/<n>.json
+// (.data/keys.d/0.json, …). `make run` and `scimctl` without --secret use
+// it. Every document obeys keys.MaxDocBytes, so the local key set shards
+// exactly as the one on AWS does.
 //
-// Readers never lock: writers replace the file atomically (temporary file,
+// Readers never lock: writers replace a file atomically (temporary file,
 // fsync, rename), so a reader sees the old or the new document, never half
 // of one. Writers serialise on an advisory lock on "<file>.lock", so two
 // scimctl runs at once cannot lose each other's change.
@@ -15,6 +18,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/serverless-scim/serverless-scim/internal/keys"
@@ -23,25 +28,38 @@ import (
 // DefaultPath is where `make run` and scimctl keep the local key set.
 const DefaultPath = ".data/keys.json"
 
-// Store is a keys.Store backed by one file.
+// Store is a keys.Sharded backed by files: the root file and, through Shard,
+// one file per shard.
 type Store struct {
-	path string
+	path  string
+	shard int // -1 for the root
 }
 
-var _ keys.Store = (*Store)(nil)
+var _ keys.Sharded = (*Store)(nil)
 
-// New returns a Store for the file at path. The file and its directory are
-// created on the first Update.
-func New(path string) *Store { return &Store{path: path} }
+// New returns a Store whose root document is the file at path. Files and
+// directories are created on the first Update.
+func New(path string) *Store { return &Store{path: path, shard: -1} }
 
 // Path returns the file's path.
 func (s *Store) Path() string { return s.path }
 
-// Load reads the file. A missing file is an empty key set (nothing has been
-// created yet); an unreadable or malformed one is an error.
+// Shard returns the Store of shard n: the file <path without .json>.d/<n>.json.
+// Its own Shard method must not be called.
+func (s *Store) Shard(n int) keys.Store {
+	dir := strings.TrimSuffix(s.path, ".json") + ".d"
+	return &Store{path: filepath.Join(dir, strconv.Itoa(n)+".json"), shard: n}
+}
+
+// Load reads the file. A missing root file is an empty key set (nothing has
+// been created yet); a missing shard file is keys.ErrNoDocument; an unreadable
+// or malformed file is an error.
 func (s *Store) Load(ctx context.Context) (*keys.Set, error) {
 	b, err := os.ReadFile(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if s.shard >= 0 {
+			return nil, fmt.Errorf("keyfile: %s: %w", s.path, keys.ErrNoDocument)
+		}
 		return &keys.Set{Version: keys.FormatVersion}, nil
 	}
 	if err != nil {
@@ -54,7 +72,8 @@ func (s *Store) Load(ctx context.Context) (*keys.Set, error) {
 	return set, nil
 }
 
-// Update implements keys.Store under the file lock.
+// Update implements keys.Store under the file lock. A missing file is
+// created.
 func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set, error) {
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -66,6 +85,9 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 	}
 	defer unlock()
 	set, err := s.Load(ctx)
+	if errors.Is(err, keys.ErrNoDocument) {
+		set, err = &keys.Set{Version: keys.FormatVersion}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +95,7 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFile(s.path, append(doc, '\n')); err != nil {
+	if err := writeFile(s.path, doc); err != nil {
 		return nil, fmt.Errorf("keyfile: %w", err)
 	}
 	return set, nil

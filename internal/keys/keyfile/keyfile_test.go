@@ -36,34 +36,42 @@ func TestCreateRevokeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("keys file mode = %v, want 0600", fi.Mode().Perm())
-	}
-	b, _ := os.ReadFile(path)
-	if strings.Contains(string(b), k.String()[len(apikey.Prefix)+apikey.IDLen+1:][:20]) {
-		t.Fatal("keys file contains the secret")
+	// The root says there is one shard; the key is in .data/keys.d/0.json.
+	shardPath := filepath.Join(filepath.Dir(path), "keys.d", "0.json")
+	for _, p := range []string{path, shardPath} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode = %v, want 0600", p, fi.Mode().Perm())
+		}
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), k.String()[len(apikey.Prefix)+apikey.IDLen+1:][:20]) {
+			t.Fatalf("%s contains the secret", p)
+		}
 	}
 	if _, err := keys.Revoke(ctx, keyfile.New(path), k.ID, t0); err != nil {
 		t.Fatal(err)
 	}
-	set, err := st.Load(ctx)
+	set, err := keys.LoadAll(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := set.Authenticate(k, t0); !errors.Is(err, keys.ErrRevoked) {
 		t.Fatalf("after revoke: %v, want ErrRevoked", err)
 	}
-	if set.Revision != 2 {
-		t.Fatalf("revision = %d, want 2", set.Revision)
+	root, _ := st.Load(ctx)
+	shard, _ := st.Shard(0).Load(ctx)
+	if root.Shards != 1 || len(root.Keys) != 0 || shard.Revision != 2 || len(shard.Keys) != 1 {
+		t.Fatalf("root: %d shards, %d keys; shard 0: revision %d, %d keys; want 1, 0, 2, 1", root.Shards, len(root.Keys), shard.Revision, len(shard.Keys))
 	}
-	entries, _ := os.ReadDir(filepath.Dir(path))
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".tmp") {
-			t.Fatalf("temporary file %s left behind", e.Name())
+	for _, dir := range []string{filepath.Dir(path), filepath.Dir(shardPath)} {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".tmp") {
+				t.Fatalf("temporary file %s left behind", e.Name())
+			}
 		}
 	}
 }
@@ -129,9 +137,13 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 	if readErr != nil {
 		t.Fatalf("a reader failed during writes: %v", readErr)
 	}
-	set, _ := keyfile.New(path).Load(ctx)
-	if len(set.Keys) != writers*each || set.Revision != writers*each {
-		t.Fatalf("%d keys, revision %d; want %d", len(set.Keys), set.Revision, writers*each)
+	set, err := keys.LoadAll(ctx, keyfile.New(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shard, _ := keyfile.New(path).Shard(0).Load(ctx)
+	if len(set.Keys) != writers*each || shard.Revision != writers*each {
+		t.Fatalf("%d keys, shard revision %d; want %d", len(set.Keys), shard.Revision, writers*each)
 	}
 }
 
@@ -164,7 +176,7 @@ func TestConcurrentProcesses(t *testing.T) {
 			t.Fatalf("child: %v", err)
 		}
 	}
-	set, err := keyfile.New(path).Load(context.Background())
+	set, err := keys.LoadAll(context.Background(), keyfile.New(path))
 	if err != nil || len(set.Keys) != 30 {
 		t.Fatalf("after 3 processes × 10 creates: %d keys, %v; want 30", len(set.Keys), err)
 	}
@@ -191,7 +203,7 @@ func TestEnsureDevKey(t *testing.T) {
 	if fi, _ := os.Stat(tokenPath); fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file mode = %v, want 0600", fi.Mode().Perm())
 	}
-	set, _ := keyfile.New(keysPath).Load(ctx)
+	set, _ := keys.LoadAll(ctx, keyfile.New(keysPath))
 	if r, err := set.Authenticate(k, time.Now()); err != nil || r.Tenant != "default" {
 		t.Fatalf("dev key in key set: %+v, %v", r, err)
 	}
@@ -201,7 +213,7 @@ func TestEnsureDevKey(t *testing.T) {
 	if err != nil || again != first {
 		t.Fatalf("second EnsureDevKey = %q, %v; want the same key", again, err)
 	}
-	if set, _ := keyfile.New(keysPath).Load(ctx); len(set.Keys) != 1 {
+	if set, _ := keys.LoadAll(ctx, keyfile.New(keysPath)); len(set.Keys) != 1 {
 		t.Fatalf("second EnsureDevKey made %d keys, want 1", len(set.Keys))
 	}
 
@@ -220,7 +232,7 @@ func TestEnsureDevKey(t *testing.T) {
 		t.Fatalf("EnsureDevKey(other) = %q, %v; want a new key", other, err)
 	}
 	ok, _ := apikey.Parse(other)
-	set, _ = keyfile.New(keysPath).Load(ctx)
+	set, _ = keys.LoadAll(ctx, keyfile.New(keysPath))
 	if r, err := set.Authenticate(ok, time.Now()); err != nil || r.Tenant != "other" {
 		t.Fatalf("other tenant key: %+v, %v", r, err)
 	}

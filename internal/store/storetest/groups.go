@@ -701,7 +701,7 @@ func testUserGroups(t *testing.T, st Stores) {
 		t.Fatal(err)
 	}
 	check("GetByUserName", byName)
-	u0 = mustReplace(t, st.Users, "t", u0, Next(u0, func(m map[string]any) { m["externalId"] = "x"; m["userName"] = "renamed@x.io" }))
+	mustReplace(t, st.Users, "t", u0, Next(u0, func(m map[string]any) { m["externalId"] = "x"; m["userName"] = "renamed@x.io" }))
 	byExt, err := st.Users.GetByExternalID(ctx, "t", "x")
 	if err != nil || len(byExt) != 1 {
 		t.Fatalf("GetByExternalID = %v, %v", byExt, err)

@@ -1,21 +1,32 @@
 // Package smfake is an in-process stand-in for AWS Secrets Manager, for
 // tests: an httptest server speaking the awsJson1.1 protocol
 // (X-Amz-Target: secretsmanager.<Operation>, errors as {"__type": …}) that
-// the real SDK client talks to. It implements GetSecretValue, PutSecretValue
-// and UpdateSecretVersionStage with the staging-label rules AWS documents,
-// and can be told to fail like an outage.
+// the real SDK client talks to. It implements CreateSecret, DescribeSecret,
+// GetSecretValue, PutSecretValue and UpdateSecretVersionStage with the
+// staging-label rules AWS documents, gives every secret an ARN with a random
+// six-character suffix (and accepts it as SecretId), refuses a SecretString
+// over 65,536 bytes as AWS does (moto does not), and can be told to fail like
+// an outage.
 package smfake
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 )
+
+// MaxSecretBytes is Secrets Manager's limit on a SecretString.
+const MaxSecretBytes = 65536
+
+// arnPrefix is the ARN of every fake secret before its name.
+const arnPrefix = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
 
 // Server is a fake Secrets Manager. Point an SDK client's BaseEndpoint at URL.
 type Server struct {
@@ -30,8 +41,10 @@ type Server struct {
 }
 
 type fakeSecret struct {
-	versions map[string]*fakeVersion
-	order    []string
+	arn         string
+	description string
+	versions    map[string]*fakeVersion
+	order       []string
 }
 
 type fakeVersion struct {
@@ -42,18 +55,68 @@ type fakeVersion struct {
 // New starts a Server that is closed when the test ends.
 func New(t testing.TB) *Server {
 	t.Helper()
-	f := &Server{secrets: map[string]*fakeSecret{}, calls: map[string]int{}}
-	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	f.URL = f.srv.URL
-	t.Cleanup(f.srv.Close)
+	f := Start()
+	t.Cleanup(f.Close)
 	return f
 }
 
-// CreateSecret creates an empty secret (no value yet) named name.
-func (f *Server) CreateSecret(name string) {
+// Start starts a Server that lives until Close, e.g. one shared by the
+// benchmarks of a package.
+func Start() *Server {
+	f := &Server{secrets: map[string]*fakeSecret{}, calls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.URL = f.srv.URL
+	return f
+}
+
+// Close stops the server.
+func (f *Server) Close() { f.srv.Close() }
+
+// CreateSecret creates an empty secret (no value yet) named name and
+// returns its ARN.
+func (f *Server) CreateSecret(name string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.secrets[name] = &fakeSecret{versions: map[string]*fakeVersion{}}
+	sec := newSecret(name)
+	f.secrets[name] = sec
+	return sec.arn
+}
+
+// newSecret returns an empty secret whose ARN ends in "-" and six
+// characters derived from its name, like AWS's random suffix.
+func newSecret(name string) *fakeSecret {
+	sum := sha256.Sum256([]byte(name))
+	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	suffix := make([]byte, 6)
+	for i := range suffix {
+		suffix[i] = chars[int(sum[i])%len(chars)]
+	}
+	return &fakeSecret{arn: arnPrefix + name + "-" + string(suffix), versions: map[string]*fakeVersion{}}
+}
+
+// Names returns the names of all secrets, sorted.
+func (f *Server) Names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	names := make([]string, 0, len(f.secrets))
+	for n := range f.secrets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// lookup finds a secret by name or ARN; f.mu is held.
+func (f *Server) lookup(id string) (string, *fakeSecret) {
+	if sec := f.secrets[id]; sec != nil {
+		return id, sec
+	}
+	for name, sec := range f.secrets {
+		if sec.arn == id {
+			return name, sec
+		}
+	}
+	return "", nil
 }
 
 // SetFail makes every call answer with HTTP status (0 heals).
@@ -62,11 +125,16 @@ func (f *Server) SetFail(status int) { f.mu.Lock(); f.failWith = status; f.mu.Un
 // Count returns how many times operation op was called.
 func (f *Server) Count(op string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.calls[op] }
 
-// Current returns the AWSCURRENT version id and value of secret name.
+// Current returns the AWSCURRENT version id and value of secret name (or
+// ARN); empty strings if it has none.
 func (f *Server) Current(name string) (id, value string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for id, v := range f.secrets[name].versions {
+	_, sec := f.lookup(name)
+	if sec == nil {
+		return "", ""
+	}
+	for id, v := range sec.versions {
 		if slices.Contains(v.stages, "AWSCURRENT") {
 			return id, v.value
 		}
@@ -116,13 +184,38 @@ func str(in map[string]any, k string) string { s, _ := in[k].(string); return s 
 
 // do runs one operation; f.mu is held.
 func (f *Server) do(op string, in map[string]any) (any, *smError) {
-	name := str(in, "SecretId")
-	sec := f.secrets[name]
+	if op == "CreateSecret" {
+		name := str(in, "Name")
+		if name == "" || strings.HasPrefix(name, "arn:") {
+			return nil, &smError{400, "InvalidParameterException", "invalid name"}
+		}
+		if f.secrets[name] != nil {
+			return nil, &smError{400, "ResourceExistsException", "The operation failed because the secret " + name + " already exists."}
+		}
+		value, hasValue := in["SecretString"].(string)
+		if len(value) > MaxSecretBytes {
+			return nil, tooLarge()
+		}
+		sec := newSecret(name)
+		sec.description = str(in, "Description")
+		out := map[string]any{"ARN": sec.arn, "Name": name}
+		if hasValue {
+			id := str(in, "ClientRequestToken")
+			sec.versions[id] = &fakeVersion{value: value, stages: []string{"AWSCURRENT"}}
+			sec.order = append(sec.order, id)
+			out["VersionId"] = id
+		}
+		f.secrets[name] = sec
+		return out, nil
+	}
+	name, sec := f.lookup(str(in, "SecretId"))
 	if sec == nil {
 		return nil, &smError{400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."}
 	}
-	arn := "arn:aws:secretsmanager:us-east-1:123456789012:secret:" + name
+	arn := sec.arn
 	switch op {
+	case "DescribeSecret":
+		return map[string]any{"ARN": arn, "Name": name, "Description": sec.description}, nil
 	case "GetSecretValue":
 		stage := str(in, "VersionStage")
 		if stage == "" {
@@ -137,6 +230,9 @@ func (f *Server) do(op string, in map[string]any) (any, *smError) {
 		return nil, &smError{400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: " + stage}
 	case "PutSecretValue":
 		id := str(in, "ClientRequestToken")
+		if len(str(in, "SecretString")) > MaxSecretBytes {
+			return nil, tooLarge()
+		}
 		if _, dup := sec.versions[id]; dup {
 			return nil, &smError{400, "ResourceExistsException", "version exists"}
 		}
@@ -179,8 +275,25 @@ func (f *Server) do(op string, in map[string]any) (any, *smError) {
 	return nil, &smError{400, "UnknownOperationException", op}
 }
 
+// tooLarge is the answer to a SecretString over the limit. AWS documents
+// the 65,536-byte quota; the error type is this fake's choice.
+func tooLarge() *smError {
+	return &smError{400, "InvalidParameterException",
+		fmt.Sprintf("SecretString exceeds the maximum length of %d bytes", MaxSecretBytes)}
+}
+
+// removeStage takes stage off every version. The version losing AWSCURRENT
+// gets AWSPREVIOUS, as in Secrets Manager.
 func (f *Server) removeStage(sec *fakeSecret, stage string) {
+	var was *fakeVersion
 	for _, v := range sec.versions {
+		if slices.Contains(v.stages, stage) {
+			was = v
+		}
 		v.stages = slices.DeleteFunc(v.stages, func(s string) bool { return s == stage })
+	}
+	if stage == "AWSCURRENT" && was != nil {
+		f.removeStage(sec, "AWSPREVIOUS")
+		was.stages = append(was.stages, "AWSPREVIOUS")
 	}
 }
