@@ -140,6 +140,13 @@ fuzz:
 	  done; \
 	done
 
-## bench: the benchmarks, numbers in docs/ARCHITECTURE.md.
+## bench: one table (cmd/scimbench, internal/bench): each SCIM operation through the local
+## API beside the raw DynamoDB requests it needs (same client, same run), its DynamoDB
+## calls, items and capacity, filters and page walks of a 10,000-user tenant, and each
+## function's cold start beside an empty aws-lambda-go function under the emulator.
+## Request logs go to .cache/bench/requests.log. docs/ARCHITECTURE.md (Performance)
+## takes its numbers from it. BENCH_ARGS="-n 50 -users 2000" for a quick run; the Go
+## micro-benchmarks stay with go test -bench.
+BENCH_ARGS ?=
 bench: tools
-	$(GO) run ./cmd/ddblocal -- $(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/scimbench $(BENCH_ARGS)

@@ -10,6 +10,7 @@
 //	|-------------------------|------------|----------------|---------------------------------------------------------------|
 //	| TABLE_NAME              | Scim       | (required)     | the DynamoDB table of SCIM resources                          |
 //	| SCIM_DYNAMODB_ENDPOINT  | Scim       | (AWS)          | a DynamoDB endpoint such as DynamoDB Local; local runs only   |
+//	| PASSWORD_POLICY         | Scim       | ignore         | ignore (drop passwords) or hash (store an Argon2id hash)      |
 //	| API_KEYS_SECRET_ARN     | Authorizer | (required)     | the Secrets Manager secret holding the API key set            |
 //	| SECRETSMANAGER_ENDPOINT | Authorizer | (AWS)          | a Secrets Manager endpoint such as moto; local runs only      |
 //	| API_KEYS_CACHE_TTL      | Authorizer | 60s            | how long the key set is cached (a Go duration; 0 = 60s)       |
@@ -28,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -57,7 +59,24 @@ type Scim struct {
 	// DynamoDBEndpoint replaces the DynamoDB endpoint (local runs only);
 	// empty means AWS's.
 	DynamoDBEndpoint string `env:"SCIM_DYNAMODB_ENDPOINT"`
+	// PasswordPolicy is what the User service does with a password sent.
+	PasswordPolicy PasswordPolicy `env:"PASSWORD_POLICY" default:"ignore"`
 	Telemetry
+}
+
+// PasswordPolicy is PASSWORD_POLICY: "ignore" (a password is accepted and
+// dropped, no hash computed) or "hash" (its Argon2id hash is stored), in any
+// case. internal/users defines what each does.
+type PasswordPolicy string
+
+// UnmarshalText accepts "ignore" or "hash" in any case.
+func (p *PasswordPolicy) UnmarshalText(b []byte) error {
+	switch v := strings.ToLower(strings.TrimSpace(string(b))); v {
+	case "ignore", "hash":
+		*p = PasswordPolicy(v)
+		return nil
+	}
+	return errors.New(`not a password policy (ignore or hash)`)
 }
 
 // Authorizer is the configuration of the TOKEN authorizer

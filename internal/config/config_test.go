@@ -27,19 +27,19 @@ func TestLoadScim(t *testing.T) {
 		{
 			name: "only the required variable: defaults for the rest",
 			env:  map[string]string{"TABLE_NAME": "users"},
-			want: config.Scim{TableName: "users", Telemetry: config.Telemetry{LogLevel: slog.LevelInfo, MetricsNamespace: "ServerlessScim"}},
+			want: config.Scim{TableName: "users", PasswordPolicy: "ignore", Telemetry: config.Telemetry{LogLevel: slog.LevelInfo, MetricsNamespace: "ServerlessScim"}},
 		},
 		{
 			name: "every variable set",
 			env: map[string]string{"TABLE_NAME": "users", "SCIM_DYNAMODB_ENDPOINT": "http://127.0.0.1:8000",
-				"LOG_LEVEL": "debug", "METRICS_NAMESPACE": "Scim/Staging"},
-			want: config.Scim{TableName: "users", DynamoDBEndpoint: "http://127.0.0.1:8000",
+				"PASSWORD_POLICY": "Hash", "LOG_LEVEL": "debug", "METRICS_NAMESPACE": "Scim/Staging"},
+			want: config.Scim{TableName: "users", DynamoDBEndpoint: "http://127.0.0.1:8000", PasswordPolicy: "hash",
 				Telemetry: config.Telemetry{LogLevel: slog.LevelDebug, MetricsNamespace: "Scim/Staging"}},
 		},
 		{
 			name: "an empty variable counts as unset",
-			env:  map[string]string{"TABLE_NAME": "users", "LOG_LEVEL": "", "METRICS_NAMESPACE": ""},
-			want: config.Scim{TableName: "users", Telemetry: config.Telemetry{LogLevel: slog.LevelInfo, MetricsNamespace: "ServerlessScim"}},
+			env:  map[string]string{"TABLE_NAME": "users", "LOG_LEVEL": "", "METRICS_NAMESPACE": "", "PASSWORD_POLICY": ""},
+			want: config.Scim{TableName: "users", PasswordPolicy: "ignore", Telemetry: config.Telemetry{LogLevel: slog.LevelInfo, MetricsNamespace: "ServerlessScim"}},
 		},
 		{
 			name: "missing required variable",
@@ -55,6 +55,11 @@ func TestLoadScim(t *testing.T) {
 			name: "malformed log level",
 			env:  map[string]string{"TABLE_NAME": "users", "LOG_LEVEL": "loud"},
 			errs: []string{`LOG_LEVEL="loud"`, "not a log level"},
+		},
+		{
+			name: "unknown password policy",
+			env:  map[string]string{"TABLE_NAME": "users", "PASSWORD_POLICY": "plaintext"},
+			errs: []string{`PASSWORD_POLICY="plaintext"`, "not a password policy"},
 		},
 		{
 			name: "every problem is reported at once",
@@ -187,7 +192,7 @@ func TestConstantsMatchTheTags(t *testing.T) {
 		t.Errorf("METRICS_NAMESPACE defaults to %q, DefaultMetricsNamespace is %q", got, config.DefaultMetricsNamespace)
 	}
 	want := []config.Variable{
-		{Name: "TABLE_NAME", Required: true}, {Name: "SCIM_DYNAMODB_ENDPOINT"},
+		{Name: "TABLE_NAME", Required: true}, {Name: "SCIM_DYNAMODB_ENDPOINT"}, {Name: "PASSWORD_POLICY", Default: "ignore"},
 		{Name: "LOG_LEVEL", Default: "INFO"}, {Name: "METRICS_NAMESPACE", Default: "ServerlessScim"},
 	}
 	if got := config.Variables(&config.Scim{}); !reflect.DeepEqual(got, want) {

@@ -244,16 +244,25 @@ func FromConfig(ctx context.Context, method string, cfg config.Scim, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	return New(method, Resources(dynamo.NewUserStore(db, cfg.TableName), dynamo.NewGroupStore(db, cfg.TableName)), WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
+	res := resources(dynamo.NewUserStore(db, cfg.TableName), dynamo.NewGroupStore(db, cfg.TableName), users.PasswordPolicy(cfg.PasswordPolicy))
+	return New(method, res, WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
 // generated from. Users come first (the root search lists them first);
 // Groups are served when groupStore is not nil (the functions always serve
-// them; tests of users alone may leave them out).
+// them; tests of users alone may leave them out). The User service keeps the
+// default password policy (users.PasswordsIgnore); the functions take
+// theirs from PASSWORD_POLICY.
 func Resources(userStore scim.UserStore, groupStore scim.GroupStore) []scimhttp.Service {
-	out := []scimhttp.Service{users.New(userStore)}
+	return resources(userStore, groupStore, users.PasswordsIgnore)
+}
+
+func resources(userStore scim.UserStore, groupStore scim.GroupStore, passwords users.PasswordPolicy) []scimhttp.Service {
+	svc := users.New(userStore)
+	svc.Passwords = passwords
+	out := []scimhttp.Service{svc}
 	if groupStore != nil {
 		out = append(out, groups.New(groupStore))
 	}

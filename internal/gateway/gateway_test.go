@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -243,5 +244,31 @@ func TestFromConfig(t *testing.T) {
 	lines := accessLines(t, &buf)
 	if len(lines) != 1 || !strings.Contains(buf.String(), `"Namespace":"FromConfig"`) {
 		t.Errorf("log = %s", buf.String())
+	}
+}
+
+// PASSWORD_POLICY reaches the User service: ServiceProviderConfig's
+// changePassword.supported says whether a password sent is kept.
+func TestFromConfigPasswordPolicy(t *testing.T) {
+	t.Parallel()
+	for policy, want := range map[config.PasswordPolicy]bool{"ignore": false, "hash": true, "": false} {
+		cfg := config.Scim{TableName: "unused", DynamoDBEndpoint: "http://127.0.0.1:1", PasswordPolicy: policy}
+		h, err := gateway.FromConfig(context.Background(), http.MethodGet, cfg, telemetry.NewLogger(io.Discard, slog.LevelError))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h(context.Background(), event("GET", "/scim/v2/ServiceProviderConfig", map[string]any{"tenant": "acme", "keyId": "k1"}))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%d %v %s", resp.StatusCode, err, resp.Body)
+		}
+		var spc struct {
+			ChangePassword struct{ Supported bool } `json:"changePassword"`
+		}
+		if err := json.Unmarshal([]byte(resp.Body), &spc); err != nil {
+			t.Fatal(err)
+		}
+		if spc.ChangePassword.Supported != want {
+			t.Errorf("policy %q: changePassword.supported = %v, want %v", policy, spc.ChangePassword.Supported, want)
+		}
 	}
 }

@@ -37,6 +37,23 @@ type Store interface {
 	Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error
 }
 
+// Scanner is implemented by stores that can evaluate a filter as they read:
+// a read that decodes only what the filter needs of each resource and pages
+// in growing steps. Lister uses it, when the Store has it, for every read a
+// filter narrows; without it, it reads whole resources with ListAfter and
+// Walk.
+type Scanner interface {
+	// Scan reads the resources after (backward: before) position pos ("" the
+	// start, or the end) in listing order and calls fn with each resource
+	// that match accepts, until fn returns false. want is how many matches
+	// fn is expected to take (0: all of them); the store sizes its reads by
+	// it and by the share of matches it sees. match sees a resource that may
+	// hold only its id, meta and the attributes keys (every attribute when
+	// keys is nil); fn gets the whole resource.
+	Scan(ctx context.Context, tenant, pos string, backward bool, want int, keys []string,
+		match, fn func(*scim.Resource) bool) error
+}
+
 // Lookup is a plan: it serves one equality comparison that a filter
 // requires (filter.Filter.Required) by key reads, returning every resource
 // of the tenant that can satisfy it; more is allowed (the filter is
@@ -130,16 +147,34 @@ func (l *Lister) List(ctx context.Context, tenant string, q scim.ListQuery) (*sc
 	}
 	// Otherwise every resource is read, matched, sorted.
 	var all []*scim.Resource
-	err := l.Store.Walk(ctx, tenant, func(r *scim.Resource) bool {
-		if f == nil || f.Match(r) {
-			all = append(all, r)
-		}
-		return true
-	})
+	add := func(r *scim.Resource) bool { all = append(all, r); return true }
+	var err error
+	if sc, ok := l.Store.(Scanner); ok && f != nil {
+		err = sc.Scan(ctx, tenant, "", false, 0, needs(f), f.Match, add)
+	} else {
+		err = l.Store.Walk(ctx, tenant, func(r *scim.Resource) bool {
+			if f == nil || f.Match(r) {
+				return add(r)
+			}
+			return true
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return l.page(all, sort, q, cur, f)
+}
+
+// needs returns the attributes f reads, as Scanner.Scan takes them.
+func needs(f *filter.Filter) []string {
+	keys, all := f.Needs()
+	if all {
+		return nil
+	}
+	if keys == nil {
+		keys = []string{}
+	}
+	return keys
 }
 
 // lookup serves a filter that requires an equality comparison l.Lookup can
@@ -253,39 +288,51 @@ func (l *Lister) cursorPage(ctx context.Context, tenant string, q scim.ListQuery
 }
 
 // collect reads resources from pos in one direction until limit of them
-// match f, and reports whether more matching resources follow.
+// match f, and reports whether more matching resources follow. Without a
+// filter it reads limit+1 resources; with one, through a Scanner, it asks
+// for limit+1 matches and the store sizes its steps by the share that
+// match, so a filter that matches little costs a few calls and at most the
+// rest of the listing, never a call per limit resources.
 func (l *Lister) collect(ctx context.Context, tenant, pos string, backward bool, limit int, f *filter.Filter) ([]*scim.Resource, bool, error) {
 	out := make([]*scim.Resource, 0, limit)
 	if limit <= 0 {
 		return out, false, nil
 	}
-	batch := max(limit+1, 100)
 	if f == nil {
-		batch = limit
+		items, more, err := l.Store.ListAfter(ctx, tenant, pos, backward, limit)
+		return items, more, err
 	}
+	more := false
+	keep := func(r *scim.Resource) bool {
+		if len(out) == limit {
+			// A further match exists; the cursor resumes at the last one
+			// returned, so nothing is skipped.
+			more = true
+			return false
+		}
+		out = append(out, r)
+		return true
+	}
+	if sc, ok := l.Store.(Scanner); ok {
+		err := sc.Scan(ctx, tenant, pos, backward, limit+1, needs(f), f.Match, keep)
+		return out, more, err
+	}
+	batch := max(limit+1, 100)
 	for {
-		items, more, err := l.Store.ListAfter(ctx, tenant, pos, backward, batch)
+		items, next, err := l.Store.ListAfter(ctx, tenant, pos, backward, batch)
 		if err != nil {
 			return nil, false, err
 		}
-		for i, r := range items {
-			if f != nil && !f.Match(r) {
-				continue
-			}
-			if len(out) == limit {
-				// A further match exists; the cursor resumes at the last one
-				// returned, so nothing is skipped.
+		for _, r := range items {
+			if f.Match(r) && !keep(r) {
 				return out, true, nil
 			}
-			out = append(out, r)
-			if f == nil && len(out) == limit {
-				return out, more || i < len(items)-1, nil
-			}
 		}
-		if !more || len(items) == 0 {
+		if !next || len(items) == 0 {
 			return out, false, nil
 		}
 		pos = l.Position(items[len(items)-1])
+		batch = min(2*batch, 1000)
 	}
 }
 

@@ -39,7 +39,7 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, 
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":           map[string]any{"supported": true, "maxResults": MaxResults},
-		"changePassword":   map[string]any{"supported": true},
+		"changePassword":   map[string]any{"supported": h.changesPasswords()},
 		"sort":             map[string]any{"supported": true},
 		"pagination": map[string]any{
 			"cursor":                  true,
@@ -59,6 +59,25 @@ func (h *Handler) serviceProviderConfig(w http.ResponseWriter, r *http.Request, 
 		"meta": map[string]any{"resourceType": "ServiceProviderConfig", "location": base + "/ServiceProviderConfig"},
 	}
 	return writeDoc(w, doc)
+}
+
+// PasswordChanger is implemented by services that may keep passwords: the
+// User service stores one only under its "hash" policy, and otherwise
+// accepts and drops it.
+type PasswordChanger interface {
+	// ChangesPasswords reports whether a password sent is kept.
+	ChangesPasswords() bool
+}
+
+// changesPasswords is ServiceProviderConfig's changePassword.supported
+// (RFC 7643 §5): whether a password sent is kept by any resource type.
+func (h *Handler) changesPasswords() bool {
+	for _, svc := range h.cfg.Resources {
+		if pc, ok := svc.(PasswordChanger); ok && pc.ChangesPasswords() {
+			return true
+		}
+	}
+	return false
 }
 
 func writeDoc(w http.ResponseWriter, doc any) error {

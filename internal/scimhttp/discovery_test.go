@@ -258,7 +258,8 @@ func TestDiscovery(t *testing.T) {
 			}
 		}
 		for path, want := range map[string]any{
-			"patch.supported": true, "etag.supported": true, "changePassword.supported": true, "bulk.supported": false,
+			// changePassword: the default password policy drops passwords.
+			"patch.supported": true, "etag.supported": true, "changePassword.supported": false, "bulk.supported": false,
 		} {
 			if got := dig(m, path); got != want {
 				t.Errorf("%s = %v, want %v", path, got, want)
@@ -399,6 +400,15 @@ func TestDiscovery(t *testing.T) {
 			}
 			if r.Status != http.StatusOK || after.PasswordHash == before.PasswordHash || after.PasswordHash == "" {
 				t.Errorf("changePassword.supported but PATCH password gave %d and left the hash", r.Status)
+			}
+		} else {
+			r := env.Do(http.MethodPatch, "/Users/"+id, patchOp(op("replace", "password", "second-secret-2")))
+			after, err := env.Store.Get(t.Context(), "default", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != http.StatusOK || after.PasswordHash != "" {
+				t.Errorf("changePassword not supported but PATCH password gave %d and stored %q", r.Status, after.PasswordHash)
 			}
 		}
 		if dig(spc, "bulk.supported") == false {

@@ -425,7 +425,7 @@ func attrStrings(v types.AttributeValue) []string {
 // changePassword claim of ServiceProviderConfig) changes the stored hash.
 func TestPassword(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{Store: apitest.Memory})
+	env := apitest.Start(t, apitest.Options{Store: apitest.Memory, Passwords: users.PasswordsHash})
 	ctx := context.Background()
 	const pw1, pw2, pw3 = "Cleartext-One-7f3a9c", "Cleartext-Two-b81d44", "Cleartext-Three-c0ffee"
 	userName := uniqueName("pw")
@@ -441,6 +441,9 @@ func TestPassword(t *testing.T) {
 				t.Errorf("%s: response contains %q:\n%s", what, pw, resp.Body)
 			}
 		}
+	}
+	if spc := env.Do(http.MethodGet, "/ServiceProviderConfig", nil).JSON(t); dig(spc, "changePassword.supported") != true {
+		t.Errorf("under the hash policy changePassword.supported = %v, want true", dig(spc, "changePassword.supported"))
 	}
 	resp := env.Do(http.MethodPost, "/Users", body)
 	noPassword(t, "POST", resp, http.StatusCreated)
@@ -492,48 +495,54 @@ func TestPassword(t *testing.T) {
 }
 
 // TestPasswordStoredOnlyAsHash: whatever way a password arrives (POST,
-// PATCH with and without a path, PUT), the table holds its Argon2id hash
-// and never the cleartext, in any attribute of any item.
+// PATCH with and without a path, PUT), the table never holds the cleartext,
+// in any attribute of any item; under the hash policy it holds its Argon2id
+// hash, under the default policy nothing.
 func TestPasswordStoredOnlyAsHash(t *testing.T) {
 	t.Parallel()
-	env := apitest.Start(t, apitest.Options{Store: apitest.DynamoDB})
-	const pw1, pw2, pw3 = "Cleartext-One-7f3a9c", "Cleartext-Two-b81d44", "Cleartext-Three-c0ffee"
-	userName := uniqueName("pwstore")
-	id := idOf(t, mustCreate(t, env, with(newUser(userName), "password", pw1)))
-	for _, step := range []struct {
-		method string
-		body   any
-	}{
-		{http.MethodPatch, patchOp(op("replace", "password", pw2))},
-		{http.MethodPatch, patchOp(op("replace", "", map[string]any{"password": pw3}))},
-		{http.MethodPut, with(newUser(userName), "password", pw1)},
-	} {
-		if resp := env.Do(step.method, "/Users/"+id, step.body); resp.Status != http.StatusOK {
-			t.Fatalf("%s: %d %s", step.method, resp.Status, resp.Body)
-		}
-	}
-	// And the table holds no cleartext anywhere.
-	items := storedItems(t, env)
-	if len(items) == 0 {
-		t.Fatal("no items stored")
-	}
-	sawHash := false
-	for _, item := range items {
-		for name, v := range item {
-			for _, s := range attrStrings(v) {
-				for _, pw := range []string{pw1, pw2, pw3} {
-					if strings.Contains(s, pw) {
-						t.Errorf("item attribute %s holds the cleartext password %q", name, pw)
-					}
-				}
-				if strings.HasPrefix(s, "$argon2id$") {
-					sawHash = true
+	for _, policy := range []users.PasswordPolicy{users.PasswordsHash, ""} {
+		t.Run(string(policy), func(t *testing.T) {
+			t.Parallel()
+			env := apitest.Start(t, apitest.Options{Store: apitest.DynamoDB, Passwords: policy})
+			const pw1, pw2, pw3 = "Cleartext-One-7f3a9c", "Cleartext-Two-b81d44", "Cleartext-Three-c0ffee"
+			userName := uniqueName("pwstore")
+			id := idOf(t, mustCreate(t, env, with(newUser(userName), "password", pw1)))
+			for _, step := range []struct {
+				method string
+				body   any
+			}{
+				{http.MethodPatch, patchOp(op("replace", "password", pw2))},
+				{http.MethodPatch, patchOp(op("replace", "", map[string]any{"password": pw3}))},
+				{http.MethodPut, with(newUser(userName), "password", pw1)},
+			} {
+				if resp := env.Do(step.method, "/Users/"+id, step.body); resp.Status != http.StatusOK {
+					t.Fatalf("%s: %d %s", step.method, resp.Status, resp.Body)
 				}
 			}
-		}
-	}
-	if !sawHash {
-		t.Errorf("no Argon2id hash stored")
+			// And the table holds no cleartext anywhere.
+			items := storedItems(t, env)
+			if len(items) == 0 {
+				t.Fatal("no items stored")
+			}
+			sawHash := false
+			for _, item := range items {
+				for name, v := range item {
+					for _, s := range attrStrings(v) {
+						for _, pw := range []string{pw1, pw2, pw3} {
+							if strings.Contains(s, pw) {
+								t.Errorf("item attribute %s holds the cleartext password %q", name, pw)
+							}
+						}
+						if strings.HasPrefix(s, "$argon2id$") {
+							sawHash = true
+						}
+					}
+				}
+			}
+			if want := policy == users.PasswordsHash; sawHash != want {
+				t.Errorf("an Argon2id hash stored: %v, want %v", sawHash, want)
+			}
+		})
 	}
 }
 

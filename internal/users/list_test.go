@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/serverless-scim/serverless-scim/internal/store"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/store/memory"
@@ -114,7 +115,8 @@ func userNames(rs []*scim.Resource) []string {
 }
 
 // Index paging reads the bucket counters and about one bucket's worth of
-// users before the page, never everything before startIndex.
+// users before the page, never everything before startIndex; a walk page
+// after page reads each user once.
 func TestIndexPagingCost(t *testing.T) {
 	t.Parallel()
 	svc, c := newDynamoService(t)
@@ -122,39 +124,144 @@ func TestIndexPagingCost(t *testing.T) {
 	const n = 1200
 	seed(t, svc, "t", n)
 
-	seen := map[string]bool{}
-	worst := int64(0)
-	for start := 1; start <= n; start += 100 {
-		c.reset()
-		res, err := svc.List(ctx, "t", scim.ListQuery{StartIndex: start, Count: 100})
+	for _, tc := range []struct {
+		name  string
+		order []int // the startIndex of each page, in request order
+		max   int64 // most user items one page may read
+		total int64 // most user items all pages may read
+	}{
+		// 100 for the page plus the users of one bucket before it (n/256 ≈ 5,
+		// a bucket rarely holds more than 20).
+		{"random access", []int{1101, 501, 1, 901, 201, 1001, 301, 701, 101, 401, 601, 801}, 130, 12 * 130},
+		{"walk", []int{1, 101, 201, 301, 401, 501, 601, 701, 801, 901, 1001, 1101}, 100, n},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := map[string]bool{}
+			worst, total := int64(0), int64(0)
+			for _, start := range tc.order {
+				c.reset()
+				res, err := svc.List(ctx, "t", scim.ListQuery{StartIndex: start, Count: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.TotalResults != n || len(res.Resources) != 100 {
+					t.Fatalf("page %d: total %d, %d resources", start, res.TotalResults, len(res.Resources))
+				}
+				for _, r := range res.Resources {
+					if seen[r.ID] {
+						t.Fatalf("user %s on two pages", r.UserName())
+					}
+					seen[r.ID] = true
+				}
+				worst = max(worst, c.userItems.Load())
+				total += c.userItems.Load()
+			}
+			if len(seen) != n {
+				t.Fatalf("pages covered %d users, want %d", len(seen), n)
+			}
+			if worst > tc.max || total > tc.total {
+				t.Errorf("index pages read at most %d user items, %d in all; want at most %d and %d", worst, total, tc.max, tc.total)
+			}
+			t.Logf("index paging (%s) over %d users: at most %d user items per page of 100, %d in all", tc.name, n, worst, total)
+		})
+	}
+}
+
+// An index page that continues where the last one ended gives what a
+// store without that memory gives, whatever changed in between: the
+// memory is used only while no create, delete or rename has happened.
+func TestIndexPagingContinuesExactly(t *testing.T) {
+	t.Parallel()
+	db, table := dynamotest.Table(t)
+	svc := users.New(dynamo.NewUserStore(db, table))
+	svc.HashPassword = func(p string) (string, error) { return "h:" + p, nil }
+	ctx := context.Background()
+	seed(t, svc, "t", 300)
+	changes := []func(t *testing.T, i int){
+		func(t *testing.T, i int) {}, // nothing
+		func(t *testing.T, i int) { // create
+			if _, err := svc.Create(ctx, "t", map[string]any{"userName": fmt.Sprintf("new%d@x.io", i)}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func(t *testing.T, i int) { // rename, whichever buckets
+			res, err := svc.List(ctx, "t", scim.ListQuery{Filter: fmt.Sprintf(`userName eq "user%04d@x.io"`, i), StartIndex: 1, Count: 1})
+			if err != nil || len(res.Resources) != 1 {
+				t.Fatalf("find: %v", err)
+			}
+			if _, err := svc.Patch(ctx, "t", res.Resources[0].ID, map[string]any{
+				"schemas":    []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": fmt.Sprintf("renamed%d@x.io", i)}},
+			}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func(t *testing.T, i int) { // rename within the bucket: the counts stay
+			old := fmt.Sprintf("user%04d@x.io", 100+i)
+			name := ""
+			for j := 0; name == ""; j++ {
+				if c := fmt.Sprintf("a%d-%d@x.io", i, j); store.Bucket(store.ListingKey(c)) == store.Bucket(store.ListingKey(old)) {
+					name = c
+				}
+			}
+			res, err := svc.List(ctx, "t", scim.ListQuery{Filter: `userName eq "` + old + `"`, StartIndex: 1, Count: 1})
+			if err != nil || len(res.Resources) != 1 {
+				t.Fatalf("find: %v", err)
+			}
+			if _, err := svc.Patch(ctx, "t", res.Resources[0].ID, map[string]any{
+				"schemas":    []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+				"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": name}},
+			}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func(t *testing.T, i int) {}, // nothing
+		func(t *testing.T, i int) { // delete
+			res, err := svc.List(ctx, "t", scim.ListQuery{StartIndex: 150, Count: 1})
+			if err != nil || len(res.Resources) != 1 {
+				t.Fatalf("find: %v", err)
+			}
+			if err := svc.Delete(ctx, "t", res.Resources[0].ID, nil); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for start, i := 1, 0; start < 300; start, i = start+25, i+1 {
+		changes[i%len(changes)](t, i)
+		got, err := svc.List(ctx, "t", scim.ListQuery{StartIndex: start, Count: 25})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.TotalResults != n || len(res.Resources) != 100 {
-			t.Fatalf("page %d: total %d, %d resources", start, res.TotalResults, len(res.Resources))
+		fresh, err := users.New(dynamo.NewUserStore(db, table)).List(ctx, "t", scim.ListQuery{StartIndex: start, Count: 25})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, r := range res.Resources {
-			if seen[r.ID] {
-				t.Fatalf("user %s on two pages", r.UserName())
-			}
-			seen[r.ID] = true
+		if fmt.Sprint(userNames(got.Resources)) != fmt.Sprint(userNames(fresh.Resources)) {
+			t.Fatalf("page at %d after change %d differs from a fresh store's:\n%v\n%v", start, i%len(changes), userNames(got.Resources), userNames(fresh.Resources))
 		}
-		worst = max(worst, c.userItems.Load())
 	}
-	if len(seen) != n {
-		t.Fatalf("pages covered %d users, want %d", len(seen), n)
-	}
-	// 100 for the page plus the users of one bucket before it (n/256 ≈ 5,
-	// a bucket rarely holds more than 20).
-	if worst > 100+30 {
-		t.Errorf("an index page read %d user items; want at most 130 (not O(startIndex))", worst)
-	}
-	t.Logf("index paging over %d users: at most %d user items read per page of 100", n, worst)
 }
 
+// plainStore hides every method of a store but scim.UserStore's, so that
+// listing takes its path for stores that are no listing.Scanner.
+type plainStore struct{ scim.UserStore }
+
+// Cursor pages walk every user once, forward and back, whichever way the
+// store reads: scanning (DynamoDB, memory) or by ListAfter.
 func TestCursorPagingWalksEveryUserOnceBothWays(t *testing.T) {
 	t.Parallel()
-	svc := newService(t)
+	dyn, _ := newDynamoService(t)
+	for name, svc := range map[string]*users.Service{
+		"memory": newService(t), "no scanner": users.New(plainStore{memory.New()}), "dynamo": dyn,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testCursorWalk(t, svc)
+		})
+	}
+}
+
+func testCursorWalk(t *testing.T, svc *users.Service) {
 	ctx := context.Background()
 	const n = 130
 	seed(t, svc, "t", n)
@@ -241,10 +348,51 @@ func TestCursorPagingCost(t *testing.T) {
 	if seen != n {
 		t.Errorf("cursor pages returned %d users, want %d", seen, n)
 	}
-	if worst > 22 {
-		t.Errorf("a cursor page of 20 read %d user items, want at most 22", worst)
+	if worst > 21 {
+		t.Errorf("a cursor page of 20 read %d user items, want at most 21", worst)
 	}
 	t.Logf("cursor paging over %d users: at most %d user items read per page of 20", n, worst)
+}
+
+// A filtered cursor page reads in growing steps: a filter that matches
+// nothing costs a few Queries and never more user items than the index-mode
+// answer to the same filter (a read of every user).
+func TestFilteredCursorPagingCost(t *testing.T) {
+	t.Parallel()
+	svc, c := newDynamoService(t)
+	ctx := context.Background()
+	const n = 700
+	seed(t, svc, "t", n)
+	for _, tc := range []struct {
+		filter   string
+		want     int
+		maxCalls int64
+	}{
+		{`displayName eq "nobody"`, 0, 6}, // 21+42+…+672 ≥ 700
+		{`displayName eq "D3"`, 20, 3},    // one in 7 matches
+		{`active eq true`, 20, 2},         // two in 3 match
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			c.reset()
+			if _, err := svc.List(ctx, "t", scim.ListQuery{Filter: tc.filter, StartIndex: 1, Count: 20}); err != nil {
+				t.Fatal(err)
+			}
+			index := c.userItems.Load()
+			c.reset()
+			res, err := svc.List(ctx, "t", scim.ListQuery{Filter: tc.filter, Count: 20, Cursor: str("")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Resources) != tc.want {
+				t.Fatalf("%d users, want %d", len(res.Resources), tc.want)
+			}
+			items, calls := c.userItems.Load(), c.calls.Load()
+			if items > index || calls > tc.maxCalls {
+				t.Errorf("cursor page read %d user items in %d calls; want at most %d (index mode) in %d", items, calls, index, tc.maxCalls)
+			}
+			t.Logf("%s: cursor page %d user items in %d calls, index mode %d", tc.filter, items, calls, index)
+		})
+	}
 }
 
 func TestCursorErrors(t *testing.T) {

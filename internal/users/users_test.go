@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/serverless-scim/serverless-scim/internal/users"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -87,6 +88,7 @@ func TestIfMatch(t *testing.T) {
 func TestReplaceIsFullReplace(t *testing.T) {
 	t.Parallel()
 	svc := newService(t)
+	svc.Passwords = users.PasswordsHash
 	ctx := context.Background()
 	u, err := svc.Create(ctx, "t", map[string]any{"userName": "r@x.io", "title": "Boss", "password": "p1",
 		"name": map[string]any{"givenName": "G", "familyName": "F"}})

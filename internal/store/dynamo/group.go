@@ -268,7 +268,9 @@ func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resourc
 	retries := 0
 	for {
 		var batch []change
-		err := gs.t.queryRange(ctx, tenant, memberPrefix(g.ID), memberEnd(g.ID), true, store.MembersPerTx,
+		sp := span{lo: memberPrefix(g.ID), hi: memberEnd(g.ID), forward: true, first: store.MembersPerTx,
+			grow: func(int) int { return store.MembersPerTx }}
+		err := gs.t.queryRange(ctx, tenant, sp,
 			func(item map[string]types.AttributeValue) (bool, error) {
 				batch = append(batch, change{m: scim.Member{Value: str(item, AttrSK)[len(memberPrefix(g.ID)):]}})
 				return len(batch) < store.MembersPerTx, nil

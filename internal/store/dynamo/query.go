@@ -8,8 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// maxPage is the most items one Query call is asked for.
-const maxPage = 1000
+// maxLimit is the largest Limit a Query is given; past it a Query asks for
+// no Limit, which DynamoDB caps at 1 MB of items (about 2,000 users of
+// 500 bytes).
+const maxLimit = 4096
 
 // query runs one strongly consistent Query page on the table.
 func (t *table) query(ctx context.Context, in *dynamodb.QueryInput) (*dynamodb.QueryOutput, error) {
@@ -47,24 +49,45 @@ func (t *table) queryPrefix(ctx context.Context, tenant, prefix string, fn func(
 	}
 }
 
-// queryRange calls fn for the tenant's items with lo <= sk <= hi in key
-// order (reverse order when !forward), asking pageSize items of each Query
-// call, until fn returns false or an error.
-func (t *table) queryRange(ctx context.Context, tenant, lo, hi string, forward bool, pageSize int, fn func(map[string]types.AttributeValue) (bool, error)) error {
-	if pageSize > maxPage || pageSize <= 0 {
-		pageSize = maxPage
-	}
+// span is a range of the tenant's sort keys read in one direction.
+type span struct {
+	lo, hi  string // lo <= sk <= hi
+	forward bool
+	// after, when set, is a key inside [lo, hi] at which the read starts,
+	// exclusive: the first key after it (before it, when !forward). It is
+	// lo (forward) or hi (backward), so the range left is never empty.
+	after string
+	// first is the Limit of the first Query call; each next call asks for
+	// what grow returns (nil: twice as many), up to maxLimit, then for as
+	// many as 1 MB holds. 0 asks for as many as 1 MB holds from the start.
+	first int
+	grow  func(limit int) int
+}
+
+// queryRange calls fn for the tenant's items in sp, in key order (reverse
+// order when !sp.forward), until fn returns false or an error. Reads that
+// know how much they need (a page) set sp.first to it and pay for little
+// more; reads that do not (a filter) grow their steps, so that a read of n
+// items takes O(log n) calls, never n/page of them.
+func (t *table) queryRange(ctx context.Context, tenant string, sp span, fn func(map[string]types.AttributeValue) (bool, error)) error {
 	var start map[string]types.AttributeValue
+	if sp.after != "" {
+		start = key(tenant, sp.after)
+	}
+	limit := sp.first
 	for {
-		out, err := t.query(ctx, &dynamodb.QueryInput{
+		in := &dynamodb.QueryInput{
 			KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": s(tenantKey(tenant)), ":lo": s(lo), ":hi": s(hi),
+				":pk": s(tenantKey(tenant)), ":lo": s(sp.lo), ":hi": s(sp.hi),
 			},
-			ScanIndexForward:  aws.Bool(forward),
+			ScanIndexForward:  aws.Bool(sp.forward),
 			ExclusiveStartKey: start,
-			Limit:             aws.Int32(int32(pageSize)),
-		})
+		}
+		if limit > 0 && limit <= maxLimit {
+			in.Limit = aws.Int32(int32(limit))
+		}
+		out, err := t.query(ctx, in)
 		if err != nil {
 			return err
 		}
@@ -77,5 +100,12 @@ func (t *table) queryRange(ctx context.Context, tenant, lo, hi string, forward b
 			return nil
 		}
 		start = out.LastEvaluatedKey
+		if limit > 0 && limit <= maxLimit {
+			if sp.grow != nil {
+				limit = max(sp.grow(limit), 1)
+			} else {
+				limit *= 2
+			}
+		}
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -33,6 +31,7 @@ type API interface {
 type table struct {
 	db   API
 	name string
+	ends sliceEnds // where recent index pages ended (list.go)
 }
 
 // Item attribute names (besides the keys). Short names keep items small;
@@ -45,6 +44,7 @@ const (
 	attrModified = "modified" // resource: meta.lastModified
 	attrRef      = "ref"      // id pointer: the sort key of the resource item
 	attrCount    = "n"        // counter: resources in the bucket
+	attrChanges  = "w"        // counter: creates, deletes and renames in the bucket so far
 )
 
 // record is what the mechanics need of a resource: its identity, its name,
@@ -83,23 +83,15 @@ func (k kind) resourceItem(tenant string, r *scim.Resource) (map[string]types.At
 
 // decodeResource turns a resource item back into a resource.
 func (k kind) decodeResource(item map[string]types.AttributeValue) (*scim.Resource, error) {
-	r := &scim.Resource{ID: str(item, attrID)}
-	r.Meta.ResourceType = k.resourceType
-	if v, ok := item[attrVersion].(*types.AttributeValueMemberN); ok {
-		r.Meta.Version, _ = strconv.ParseInt(v.Value, 10, 64)
-	}
-	var err error
-	if r.Meta.Created, err = time.Parse(time.RFC3339Nano, str(item, attrCreated)); err != nil {
-		return nil, fmt.Errorf("dynamo: %s item %s has a bad created time", k.resourceType, r.ID)
-	}
-	if r.Meta.LastModified, err = time.Parse(time.RFC3339Nano, str(item, attrModified)); err != nil {
-		return nil, fmt.Errorf("dynamo: %s item %s has a bad modified time", k.resourceType, r.ID)
+	r, err := k.decodeMeta(item)
+	if err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal([]byte(str(item, attrDoc)), &r.Attrs); err != nil {
 		return nil, fmt.Errorf("dynamo: %s item %s has a bad document: %w", k.resourceType, r.ID, err)
 	}
-	if r.ID == "" || r.Attrs == nil {
-		return nil, fmt.Errorf("dynamo: %s item without id or document", k.resourceType)
+	if r.Attrs == nil {
+		return nil, fmt.Errorf("dynamo: %s item without document", k.resourceType)
 	}
 	return r, nil
 }
@@ -166,6 +158,8 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 		if ob, nb := k.bucketOf(oldSK), k.bucketOf(newSK); ob != nb {
 			x.count(k, tenant, ob, -1)
 			x.count(k, tenant, nb, 1)
+		} else {
+			x.count(k, tenant, ob, 0) // the order within the bucket changed
 		}
 	} else {
 		x.put(item, cond, errStale)

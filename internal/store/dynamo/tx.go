@@ -53,16 +53,19 @@ func (x *tx) setRef(tenant, pointer, from, to string, onFail error) {
 	}}, onFail)
 }
 
-// count adds delta to the counter of bucket, when the kind keeps counters.
+// count adds delta to the counter of bucket, when the kind keeps counters,
+// and counts one more change of the bucket's contents (attrChanges): a
+// delta of 0 records a rename within the bucket, which moves a resource
+// without changing the count.
 func (x *tx) count(k kind, tenant, bucket string, delta int64) {
 	if !k.counted {
 		return
 	}
 	x.add(types.TransactWriteItem{Update: &types.Update{
 		TableName: &x.tbl.name, Key: key(tenant, k.counterKey(bucket)),
-		UpdateExpression:          aws.String("ADD #n :d"),
-		ExpressionAttributeNames:  map[string]string{"#n": attrCount},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": n(delta)},
+		UpdateExpression:          aws.String("ADD #n :d, #w :one"),
+		ExpressionAttributeNames:  map[string]string{"#n": attrCount, "#w": attrChanges},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": n(delta), ":one": n(1)},
 	}}, nil)
 }
 

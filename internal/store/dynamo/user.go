@@ -303,3 +303,81 @@ func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Reso
 	_, err = flush()
 	return err
 }
+
+// heldByUser returns the attributes a user item holds outside its document:
+// userName and active. With a nil item it only says which keys it holds.
+func heldByUser(item map[string]types.AttributeValue, key string) (any, bool) {
+	switch key {
+	case "userName":
+		if item == nil {
+			return nil, true
+		}
+		if v := str(item, "userName"); v != "" {
+			return v, true
+		}
+		return nil, true
+	case attrActive:
+		if item == nil {
+			return nil, true
+		}
+		if v, ok := item[attrActive].(*types.AttributeValueMemberBOOL); ok {
+			return v.Value, true
+		}
+		return nil, true
+	}
+	return nil, false
+}
+
+// Scan reads the users after (backward: before) the listing position of
+// userName ("" the start, or the end) in Query steps sized by want, the
+// number of matches fn is expected to take (0: all of them, in 1 MB pages).
+// It decodes of each user only its id, meta and the attributes keys (every
+// one when keys is nil; userName and active come from the item, not its JSON
+// document) to ask match, and calls fn with the whole user for each match,
+// until fn returns false.
+//
+// The matches carry their Groups, as every other read's users do: they are
+// passed to fn in batches of up to maxBatchGet, after one BatchGetItem of
+// their id pointers per batch (what ListAfter pays per page).
+func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, want int, keys []string,
+	match, fn func(*scim.Resource) bool) error {
+	batch := make([]*scim.Resource, 0, min(max(want, 1), maxBatchGet))
+	stopped := false
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := st.withGroups(ctx, tenant, batch); err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if !fn(r) {
+				stopped = true
+				break
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	var ferr error
+	err := st.t.scan(ctx, st.k, tenant, userName, backward, want, st.k.partial(keys, heldByUser), decodeUser, match, func(r *scim.Resource) bool {
+		batch = append(batch, r)
+		// Flush when the batch is full, or when it holds as many as fn was
+		// said to want: it may stop there.
+		if len(batch) == maxBatchGet || (want > 0 && len(batch) >= want) {
+			ferr = flush()
+			return ferr == nil && !stopped
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if ferr != nil {
+		return ferr
+	}
+	if stopped {
+		return nil
+	}
+	return flush()
+}

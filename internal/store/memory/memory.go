@@ -538,3 +538,22 @@ func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, bac
 func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
 	return st.walk(ctx, users, tenant, fn)
 }
+
+// Scan calls fn with each user after (backward: before) the listing
+// position of userName ("" the start, or the end) that match accepts, in
+// listing order (reversed when backward), until fn returns false. It reads
+// a snapshot and decodes every user whole: want and keys, which tell a
+// store how to read and what to decode, change nothing here.
+func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, want int, keys []string,
+	match, fn func(*scim.Resource) bool) error {
+	us, _, err := st.ListAfter(ctx, tenant, userName, backward, 1<<40)
+	if err != nil {
+		return err
+	}
+	for _, r := range us {
+		if match(r) && !fn(r) {
+			return nil
+		}
+	}
+	return nil
+}

@@ -6,7 +6,7 @@
 // It checks uniqueness of the folded userName, versions (ErrConflict, and
 // ErrNotFound once a resource is gone), rename atomicity, externalId
 // lookups, the listing order (store.ListingKey) and the agreement of Walk,
-// Slice, ListAfter and Count, positions of deleted names, tenant isolation,
+// Slice, ListAfter, Count and Scan, positions of deleted names, tenant isolation,
 // concurrent creates of one name, and the size limits.
 package storetest
 
@@ -23,8 +23,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/serverless-scim/serverless-scim/internal/listing"
 	"github.com/serverless-scim/serverless-scim/internal/store"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
+	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
 
 // Run runs the contract against the stores newStore returns: one fresh,
@@ -44,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) scim.UserStore) {
 		{"ExternalID", testExternalID},
 		{"ListingOrder", testListing},
 		{"ListAfterDeletedPosition", testListAfterDeleted},
+		{"Scan", testScan},
 		{"TenantIsolation", testTenants},
 		{"ConcurrentCreatesOfOneName", testConcurrentCreates},
 		{"Limits", testLimits},
@@ -714,5 +717,74 @@ func testLimits(t *testing.T, st scim.UserStore) {
 	}
 	if got := mustGet(t, st, "r", u.ID); got.Meta.Version != 1 {
 		t.Errorf("oversized Replace landed: v%d", got.Meta.Version)
+	}
+}
+
+// A store that is a listing.Scanner finds what ListAfter and the filter
+// find, in the same order, from any position and in both directions,
+// whatever it decodes for the match, and stops when told.
+func testScan(t *testing.T, st scim.UserStore) {
+	sc, ok := st.(listing.Scanner)
+	if !ok {
+		t.Skip("not a listing.Scanner")
+	}
+	for i := range 30 {
+		u := NewUser(fmt.Sprintf("Scan%02d@x.io", i))
+		u.Attrs["active"] = i%2 == 0
+		u.Attrs["displayName"] = fmt.Sprintf("D%d", i%3)
+		u.Attrs["emails"] = []any{map[string]any{"value": fmt.Sprintf("s%d@x.io", i), "type": "work"}}
+		if i%5 == 0 {
+			u.Attrs["externalId"] = "E"
+		}
+		mustCreate(t, st, "t", u)
+	}
+	mustCreate(t, st, "other", NewUser("Scan99@x.io"))
+	all := walk(t, st, "t")
+	for _, text := range []string{
+		`active eq true`, `userName sw "scan1"`, `displayName eq "D1" and active eq false`,
+		`emails[type eq "work" and value ew "5@x.io"] or externalId eq "E"`, `not (displayName eq "D2")`,
+		`meta.created pr and userName pr`, `schemas eq "urn:ietf:params:scim:schemas:core:2.0:User"`,
+	} {
+		f, err := filter.Parse(scim.UserResourceType, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, every := f.Needs()
+		if every {
+			keys = nil
+		} else if keys == nil {
+			keys = []string{}
+		}
+		for _, pos := range []string{"", all[7].UserName(), "not-a-user@x.io"} {
+			for _, backward := range []bool{false, true} {
+				rest, _, err := st.ListAfter(ctx, "t", pos, backward, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for _, r := range rest {
+					if f.Match(r) {
+						want = append(want, asJSON(t, r))
+					}
+				}
+				for _, n := range []int{0, 1, 3} {
+					var got []string
+					err := sc.Scan(ctx, "t", pos, backward, n, keys, f.Match, func(r *scim.Resource) bool {
+						got = append(got, asJSON(t, r))
+						return true
+					})
+					if err != nil || !slices.Equal(got, want) {
+						t.Errorf("Scan(%q from %q, backward=%v, want %d) = %d users, %v; want %d", text, pos, backward, n, len(got), err, len(want))
+					}
+				}
+				if len(want) > 1 {
+					calls := 0
+					err := sc.Scan(ctx, "t", pos, backward, 2, keys, f.Match, func(*scim.Resource) bool { calls++; return false })
+					if err != nil || calls != 1 {
+						t.Errorf("Scan(%q) told to stop: %d calls, %v", text, calls, err)
+					}
+				}
+			}
+		}
 	}
 }

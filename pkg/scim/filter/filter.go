@@ -473,3 +473,52 @@ func (f *Filter) Required() []Comparison {
 	walk(f.root, nil)
 	return out
 }
+
+// Needs returns the keys of scim.Resource.Attrs that Match reads (a core
+// attribute's name, an extension's URN), so that a caller may decode only
+// those before matching; id and meta come from the Resource's fields and are
+// not listed. all is true when Match may read any attribute (a filter on
+// schemas).
+func (f *Filter) Needs() (keys []string, all bool) {
+	if f == nil {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	add := func(ref scim.AttrRef) {
+		var k string
+		switch {
+		case ref.Attr == schemasAttr:
+			all = true
+			return
+		case ref.Ext != nil:
+			k = ref.Ext.ID
+		case ref.Attr == nil || ref.Common() && (ref.Attr.Name == "id" || ref.Attr.Name == "meta"):
+			return
+		default:
+			k = ref.Attr.Name
+		}
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	var walk func(n node)
+	walk = func(n node) {
+		switch x := n.(type) {
+		case *logic:
+			for _, t := range x.terms {
+				walk(t)
+			}
+		case *not:
+			walk(x.x)
+		case *valuePath:
+			add(x.ref)
+		case *cmp:
+			if !x.elem {
+				add(x.ref)
+			}
+		}
+	}
+	walk(f.root)
+	return keys, all
+}

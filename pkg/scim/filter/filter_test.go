@@ -607,6 +607,48 @@ func TestRequired(t *testing.T) {
 	}
 }
 
+// Needs names every attribute a match reads, so a store can decode only
+// those; a partial resource holding them matches as the whole one does.
+func TestNeeds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		filter string
+		want   string
+		all    bool
+	}{
+		{`userName eq "x"`, "userName", false},
+		{`userName eq "bjensen@example.com" and active eq true`, "userName,active", false},
+		{`not (emails[type eq "work"]) or name.familyName sw "J" or userName pr`, "emails,name,userName", false},
+		{`id eq "1" and meta.created gt "2020-01-01T00:00:00Z"`, "", false},
+		{`externalId eq "e" or externalId ne "f"`, "externalId", false},
+		{ent + `:employeeNumber eq "1" and ` + ent + ` pr`, ent, false},
+		{`schemas eq "` + ent + `"`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			t.Parallel()
+			f := mustParse(t, tt.filter)
+			keys, all := f.Needs()
+			if strings.Join(keys, ",") != tt.want || all != tt.all {
+				t.Fatalf("Needs() = %v, %v; want %s, %v", keys, all, tt.want, tt.all)
+			}
+			if all {
+				return
+			}
+			full := bjensen()
+			part := &scim.Resource{ID: full.ID, Meta: full.Meta, Attrs: map[string]any{}}
+			for _, k := range keys {
+				if v, ok := full.Attrs[k]; ok {
+					part.Attrs[k] = v
+				}
+			}
+			if f.Match(part) != f.Match(full) {
+				t.Errorf("Match on the attributes Needs names = %v, on the whole resource %v", f.Match(part), f.Match(full))
+			}
+		})
+	}
+}
+
 func TestNormalize(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{

@@ -21,6 +21,9 @@ type Result struct {
 	// Changed reports whether Attrs differ from the input's attributes or a
 	// password was set, so a caller can skip a write when nothing changed.
 	Changed bool
+	// AttrsChanged reports whether Attrs differ from the input's
+	// attributes, for a caller that drops passwords.
+	AttrsChanged bool
 }
 
 // Apply applies ops in order to a copy of r's attributes (RFC 7644 §3.5.2:
@@ -93,10 +96,12 @@ func Apply(rt *scim.ResourceType, r *scim.Resource, ops []Operation) (*Result, e
 	if err := rt.CheckRequired(ap.attrs); err != nil {
 		return nil, err
 	}
+	changed := !equal(before, ap.attrs)
 	return &Result{
-		Attrs:    ap.attrs,
-		Password: ap.password,
-		Changed:  ap.password != nil || !equal(before, ap.attrs),
+		Attrs:        ap.attrs,
+		Password:     ap.password,
+		Changed:      ap.password != nil || changed,
+		AttrsChanged: changed,
 	}, nil
 }
 

@@ -40,6 +40,8 @@ type Options struct {
 	// WrapDB, when set, wraps the DynamoDB client the stores use (DynamoDB
 	// backend only): benchmarks count calls with it.
 	WrapDB func(dynamo.API) dynamo.API
+	// Passwords is the User service's password policy (default: ignore).
+	Passwords users.PasswordPolicy
 }
 
 // Backend is a kind of store behind the local API.
@@ -101,6 +103,7 @@ func Start(t testing.TB, opt Options) *Env {
 	}
 	resources := gateway.Resources(env.Store, env.GroupStore)
 	svc := resources[0].(*users.Service)
+	svc.Passwords = opt.Passwords
 	functions := gateway.Handlers(resources)
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
