@@ -358,38 +358,6 @@ func decodeValue(raw any, adding bool) ([]scim.Member, error) {
 	return out, nil
 }
 
-// has reports whether v is a member as the operations so far left it.
-func (st *memberState) has(v string) (bool, error) {
-	if c, ok := st.delta[v]; ok {
-		return c.present, nil
-	}
-	if st.cleared {
-		return false, nil
-	}
-	return st.storedHas(v)
-}
-
-// storedHas reports whether v is a stored member: from the stored members
-// when they were read, else by one key read.
-func (st *memberState) storedHas(v string) (bool, error) {
-	if st.stored != nil {
-		_, ok := st.stored[v]
-		return ok, nil
-	}
-	if ok, seen := st.known[v]; seen {
-		return ok, nil
-	}
-	if !validID(v) {
-		return false, nil // cannot be a member: no read
-	}
-	ok, err := st.s.store.HasMember(st.ctx, st.tenant, st.group, v)
-	if err != nil {
-		return false, err
-	}
-	st.known[v] = ok
-	return ok, nil
-}
-
 // maxParallelChecks bounds the membership reads one PATCH runs at once.
 const maxParallelChecks = 16
 
