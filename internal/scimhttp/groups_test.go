@@ -519,6 +519,21 @@ func TestGroupPatch(t *testing.T) {
 			checkMembers(t, env.Env, gid, u[0])
 		})
 
+		t.Run("path-less values carrying members", func(t *testing.T) {
+			t.Parallel()
+			u := newUsers(t, env.Env, 3)
+			gid := idOf(t, mustCreateGroup(t, env.Env, uniqueGroup("Path-less"), u[0]))
+			mustPatch(t, env.Env, gid, patchOp(op("add", "", map[string]any{"members": memberList(u[1])})))
+			checkMembers(t, env.Env, gid, u[0], u[1])
+			name := uniqueGroup("Path-less renamed")
+			mustPatch(t, env.Env, gid, patchOp(op("replace", "", map[string]any{"displayName": name, "members": memberList(u[2])})))
+			if g := checkMembers(t, env.Env, gid, u[2]); g["displayName"] != name {
+				t.Errorf("displayName %v", g["displayName"])
+			}
+			mustPatch(t, env.Env, gid, patchOp(op("remove", "members.value", nil)))
+			checkMembers(t, env.Env, gid)
+		})
+
 		t.Run("a member cannot be changed, only added or removed", func(t *testing.T) {
 			t.Parallel()
 			u := newUsers(t, env.Env, 1)
