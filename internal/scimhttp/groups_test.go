@@ -22,6 +22,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi/apitest"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -880,4 +881,55 @@ func encodedLen(b []byte) int {
 		}
 	}
 	return n
+}
+
+// TestGroupReadCosts pins what the group reads and lookups cost on
+// DynamoDB Local (docs/ARCHITECTURE.md, "Groups: what each operation
+// costs"): none reads the tenant's other groups, and none but a read that
+// shows members reads a member.
+func TestGroupReadCosts(t *testing.T) {
+	t.Parallel()
+	counter := &callCounter{}
+	env := apitest.Start(t, apitest.Options{WrapDB: func(db dynamo.API) dynamo.API {
+		counter.API = db
+		return counter
+	}})
+	u := newUsers(t, env, 3)
+	for i := range 5 { // other groups in the tenant, which no lookup may read
+		mustCreateGroup(t, env, uniqueGroup(fmt.Sprintf("Cost other %d", i)), u...)
+	}
+	name := uniqueGroup("Cost")
+	gid := idOf(t, mustCreateGroup(t, env, name, u[0], u[1]))
+	if r := env.Do(http.MethodPatch, "/Groups/"+gid, patchOp(op("add", "", map[string]any{"externalId": "cost-ext"}))); r.Status != http.StatusNoContent {
+		t.Fatal(r.Status)
+	}
+	for _, tc := range []struct {
+		name, path string
+		want       calls
+		total      int
+	}{
+		{"GET excludedAttributes=members", "/Groups/" + gid + "?excludedAttributes=members", calls{get: 2}, -1},
+		{"GET with members", "/Groups/" + gid, calls{get: 2, query: 1}, -1},
+		{"displayName eq", "/Groups" + groupFilter(`displayName eq "`+strings.ToUpper(name)+`"`) + "&excludedAttributes=members", calls{get: 1}, 1},
+		{"id eq", "/Groups" + groupFilter(`id eq "`+gid+`"`) + "&excludedAttributes=members", calls{get: 2}, 1},
+		{"externalId eq", "/Groups" + groupFilter(`externalId eq "cost-ext"`) + "&excludedAttributes=members", calls{query: 1, get: 2}, 1},
+		{"membership check, a member", "/Groups" + groupFilter(`id eq "`+gid+`" and members eq "`+u[1]+`"`) + "&excludedAttributes=members", calls{get: 3}, 1},
+		{"membership check, not a member", "/Groups" + groupFilter(`id eq "`+gid+`" and members[value eq "`+u[2]+`"]`) + "&excludedAttributes=members", calls{get: 3}, 0},
+		{"members eq alone: the user's pointer, then each of its 6 groups", "/Groups" + groupFilter(`members eq "`+u[0]+`"`) + "&excludedAttributes=members", calls{get: 1 + 6*2}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := counter.snapshot()
+			resp := env.Do(http.MethodGet, tc.path, nil)
+			got := counter.snapshot().minus(before)
+			if resp.Status != http.StatusOK {
+				t.Fatalf("%d %s", resp.Status, resp.Body)
+			}
+			if tc.total >= 0 {
+				listResources(t, resp, tc.total)
+			}
+			if got != tc.want {
+				t.Errorf("DynamoDB calls: %s, want %s", got, tc.want)
+			}
+		})
+	}
 }
