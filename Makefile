@@ -11,7 +11,7 @@ ARTIFACTS_DIR ?= out
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = GOOS=linux GOARCH=$(GOARCH_LAMBDA) CGO_ENABLED=0 $(GO) build -trimpath -tags lambda.norpc -ldflags="-s -w"
 # The functions of template.yaml, by logical ID.
-FUNCTIONS := GetFunction PostFunction PutFunction PatchFunction DeleteFunction AuthorizerFunction
+FUNCTIONS := GetFunction PostFunction PutFunction PatchFunction DeleteFunction AuthorizerFunction EventsFunction
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 RIE := .cache/bin/aws-lambda-rie
 export SCIM_RIE := $(CURDIR)/$(RIE)
@@ -32,6 +32,8 @@ build-DeleteFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/delete
 build-AuthorizerFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
+build-EventsFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/events
 
 ## build: every function's bootstrap under out/<verb>/ (what sam build would package).
 build:

@@ -22,6 +22,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
+	"github.com/serverless-scim/serverless-scim/internal/events"
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
@@ -60,6 +61,9 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 	templatePath := flags.String("template", "template.yaml", "SAM template to read routes from")
 	authTTL := flags.Duration("authorizer-ttl", 300*time.Second, "how long a key's authorizer decision is cached (API Gateway: 300s)")
 	keyTTL := flags.Duration("key-ttl", 5*time.Second, "how long the key set is cached by the authorizer")
+	evFile := flags.String("events-file", "", "file the change events are appended to, one JSON line each (default <data>/events.jsonl)")
+	evEndpoint := flags.String("events-endpoint", "", "publish the change events to this EventBridge-compatible endpoint instead of the file")
+	evBus := flags.String("events-bus", "default", "event bus for -events-endpoint")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -86,6 +90,25 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 		return err
 	}
 
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if *evFile == "" {
+		*evFile = filepath.Join(*dataDir, "events.jsonl")
+	}
+	evCtx, stopEvents := context.WithCancel(ctx)
+	waitEvents, err := events.StartLocal(evCtx, db, events.LocalOptions{DynamoDBEndpoint: endpoint, Table: *table,
+		File: *evFile, EventBridge: *evEndpoint, Bus: *evBus, Checkpoint: filepath.Join(*dataDir, "events.checkpoint"),
+		Mapper: events.Mapper{IncludeResource: true, BaseURL: "http://" + ln.Addr().String() + "/scim/v2"}, Log: slog.Default()})
+	if err != nil {
+		stopEvents()
+		return err
+	}
+	defer waitEvents()
+	defer stopEvents()
+
 	tmpl, err := samtemplate.Load(*templatePath)
 	if err != nil {
 		return err
@@ -100,13 +123,12 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	server := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(out, "SCIM base URL: http://%s/scim/v2\n", ln.Addr())
 	fmt.Fprintf(out, "DynamoDB Local: %s (table %s)\n", endpoint, *table)
+	if *evEndpoint == "" {
+		fmt.Fprintf(out, "Change events: %s\n", *evFile)
+	}
 	fmt.Fprintf(out, "Bearer key (tenant default, also in %s): %s\n", filepath.Join(*dataDir, "dev-key"), devKey)
 	fmt.Fprintf(out, "Try: curl -H \"Authorization: Bearer $(cat %s)\" http://%s/scim/v2/Users\n", filepath.Join(*dataDir, "dev-key"), ln.Addr())
 

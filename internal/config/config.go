@@ -14,8 +14,13 @@
 //	| API_KEYS_SECRET_ARN     | Authorizer | (required)     | the Secrets Manager secret holding the API key set            |
 //	| SECRETSMANAGER_ENDPOINT | Authorizer | (AWS)          | a Secrets Manager endpoint such as moto; local runs only      |
 //	| API_KEYS_CACHE_TTL      | Authorizer | 60s            | how long the key set is cached (a Go duration; 0 = 60s)       |
-//	| LOG_LEVEL               | both       | INFO           | DEBUG, INFO, WARN or ERROR (any case; e.g. WARN+2 also works) |
-//	| METRICS_NAMESPACE       | both       | ServerlessScim | the CloudWatch namespace of the embedded metrics              |
+//	| EVENT_BUS_NAME          | Events     | (required)     | the EventBridge bus the change events are put on              |
+//	| DLQ_URL                 | Events     | (required)     | the SQS dead-letter queue of the change events                |
+//	| INCLUDE_RESOURCE        | Events     | true           | true: events carry the resource; false: no personal data      |
+//	| SCIM_BASE_URL           | Events     | (required)     | the SCIM base URL, for meta.location in events                |
+//	| EVENTS_ENDPOINT         | Events     | (AWS)          | an EventBridge and SQS endpoint such as moto; local runs only |
+//	| LOG_LEVEL               | all        | INFO           | DEBUG, INFO, WARN or ERROR (any case; e.g. WARN+2 also works) |
+//	| METRICS_NAMESPACE       | all        | ServerlessScim | the CloudWatch namespace of the embedded metrics              |
 //
 // An empty variable counts as unset. The AWS SDK and the Lambda runtime read
 // their own variables (AWS_REGION, credentials, _X_AMZN_TRACE_ID, AWS_LAMBDA_*);
@@ -90,6 +95,27 @@ type Authorizer struct {
 	// CacheTTL is how long the key set is cached; 0 means the cache's
 	// default (60s).
 	CacheTTL time.Duration `env:"API_KEYS_CACHE_TTL" default:"60s"`
+	Telemetry
+}
+
+// Events is the configuration of the events function (EventsFunction in
+// template.yaml, docs/events.md). Its AWS clients take local endpoints
+// from the SDK's own AWS_ENDPOINT_URL_<SERVICE> variables.
+type Events struct {
+	// Bus is the EventBridge bus's name or ARN.
+	Bus string `env:"EVENT_BUS_NAME" required:"true"`
+	// DeadLetterQueueURL is the SQS dead-letter queue's URL.
+	DeadLetterQueueURL string `env:"DLQ_URL" required:"true"`
+	// IncludeResource is "true" (events carry the resource) or "false".
+	IncludeResource string `env:"INCLUDE_RESOURCE" default:"true"`
+	// BaseURL is the SCIM base URL (…/scim/v2), for meta.location.
+	BaseURL string `env:"SCIM_BASE_URL" required:"true"`
+	// LocalEndpoint replaces the EventBridge and SQS endpoints with one
+	// stand-in, such as moto (local runs only); empty means AWS's.
+	LocalEndpoint string `env:"EVENTS_ENDPOINT"`
+	// DynamoDBEndpoint replaces the DynamoDB Streams endpoint (DynamoDB
+	// Local serves its streams; local runs only).
+	DynamoDBEndpoint string `env:"SCIM_DYNAMODB_ENDPOINT"`
 	Telemetry
 }
 

@@ -221,7 +221,7 @@ func TestEveryVariableIsDocumented(t *testing.T) {
 			}
 			rows[cells[1]] = cells
 		}
-		for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}} {
+		for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}, &config.Events{}} {
 			for _, v := range config.Variables(cfg) {
 				row, ok := rows[v.Name]
 				if !ok {

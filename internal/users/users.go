@@ -141,9 +141,11 @@ const maxAttempts = 16
 
 // Replace replaces the user's attributes with a PUT body (RFC 7644 §3.5.1):
 // attributes left out are cleared, read-only ones ignored, the id and
-// created time kept. Without a password in the body, or under
-// PasswordsIgnore, the stored hash stays (IdPs PUT back what GET returned,
-// which never has one).
+// created time kept. Without a password in the body, with the stored
+// password (Okta sends it on every PUT), or under PasswordsIgnore, the
+// stored hash stays (IdPs PUT back what GET returned, which never has one).
+// A PUT that changes nothing writes nothing and keeps the version, as a
+// PATCH that changes nothing does, so it makes no change event.
 func (s *Service) Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
 	in, err := s.rt.Decode(body)
 	if err != nil {
@@ -152,15 +154,22 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 	if err := s.rt.CheckRequired(in.Attrs); err != nil {
 		return nil, err
 	}
-	hash, set, err := s.hash(in.Password)
-	if err != nil {
-		return nil, err
-	}
+	var hash string // the new password's hash, made once across retries
+	keep := in.Password != nil && s.Passwords == PasswordsHash
 	return s.update(ctx, tenant, id, ifMatch, func(cur *scim.Resource) (map[string]any, string, error) {
-		if !set {
-			return in.Attrs, cur.PasswordHash, nil
+		next := &scim.Resource{Attrs: in.Attrs, PasswordHash: cur.PasswordHash}
+		if keep && (cur.PasswordHash == "" || !VerifyPassword(cur.PasswordHash, *in.Password)) {
+			if hash == "" {
+				if hash, err = s.HashPassword(*in.Password); err != nil {
+					return nil, "", err
+				}
+			}
+			next.PasswordHash = hash
 		}
-		return in.Attrs, hash, nil
+		if len(scim.ChangedAttributes(cur, next)) == 0 {
+			return nil, "", errUnchanged
+		}
+		return next.Attrs, next.PasswordHash, nil
 	})
 }
 

@@ -151,7 +151,7 @@ func TestSamconfig(t *testing.T) {
 
 // localEndpoint names, per function, the variable that points it at a local
 // stand-in instead of AWS; the SCIM functions all use SCIM_DYNAMODB_ENDPOINT.
-var localEndpoint = map[string]string{"AuthorizerFunction": "SECRETSMANAGER_ENDPOINT"}
+var localEndpoint = map[string]string{"AuthorizerFunction": "SECRETSMANAGER_ENDPOINT", "EventsFunction": "EVENTS_ENDPOINT"}
 
 // checkEnvVars holds sam local invoke's --env-vars file to what makes a local
 // invoke safe. SAM applies a value only to a function whose template entry
@@ -169,7 +169,7 @@ func checkEnvVars(t *testing.T, tpl *samtemplate.Template, root, envFile string)
 	var vars map[string]map[string]string
 	decodeStrict(t, filepath.Join(root, envFile), &vars)
 	known := map[string]bool{}
-	for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}} {
+	for _, cfg := range []any{&config.Scim{}, &config.Authorizer{}, &config.Events{}} {
 		for _, v := range config.Variables(cfg) {
 			known[v.Name] = true
 		}

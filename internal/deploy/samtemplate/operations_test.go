@@ -136,7 +136,9 @@ func TestTemplateAlarms(t *testing.T) {
 		systemErrors = append(systemErrors, metricOf{"AWS/DynamoDB", "SystemErrors", map[string]string{"TableName": "!Ref DirectoryTable", "Operation": op}})
 	}
 	wants["DirectoryTableSystemErrorsAlarm"] = want{"table-system-errors", systemErrors}
-	for _, id := range scimFunctions {
+	wants["EventsDeadLetterAlarm"] = want{"events-dead-letters", []metricOf{
+		{"AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "!GetAtt EventsDeadLetterQueue.QueueName"}}}}
+	for _, id := range append(slices.Clone(scimFunctions), "EventsFunction") {
 		wants[id+"ErrorsAlarm"] = want{"function-errors", []metricOf{{"AWS/Lambda", "Errors", fn(id)}}}
 		wants[id+"ThrottlesAlarm"] = want{"function-throttles", []metricOf{{"AWS/Lambda", "Throttles", fn(id)}}}
 	}

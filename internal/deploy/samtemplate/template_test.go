@@ -62,13 +62,14 @@ func TestTemplateFunctions(t *testing.T) {
 	folders := map[string]string{
 		"GetFunction": "get", "PostFunction": "post", "PutFunction": "put",
 		"PatchFunction": "patch", "DeleteFunction": "delete", "AuthorizerFunction": "authorizer",
+		"EventsFunction": "events",
 	}
 	var ids []string
 	for id := range tpl.Functions {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	want := []string{"AuthorizerFunction", "DeleteFunction", "GetFunction", "PatchFunction", "PostFunction", "PutFunction"}
+	want := []string{"AuthorizerFunction", "DeleteFunction", "EventsFunction", "GetFunction", "PatchFunction", "PostFunction", "PutFunction"}
 	if !reflect.DeepEqual(ids, want) {
 		t.Fatalf("functions = %v, want %v", ids, want)
 	}
@@ -109,6 +110,10 @@ func TestTemplateFunctions(t *testing.T) {
 				}
 				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
 					t.Error("the authorizer has TABLE_NAME; it must not know the table")
+				}
+			} else if id == "EventsFunction" {
+				if _, ok := fn.EnvRefs["TABLE_NAME"]; ok {
+					t.Error("the events function has TABLE_NAME; it reads the stream, never the table")
 				}
 			} else if got := fn.EnvRefs["TABLE_NAME"]; got != "DirectoryTable" {
 				t.Errorf("TABLE_NAME refers to %q, want DirectoryTable", got)

@@ -20,8 +20,9 @@ import (
 //	I#<code>#<id>                       id pointer: ref = the resource's sort key
 //	X#<code>#<len>:<externalId>#<id>    externalId pointer: id
 //	C#<code>#<bb>                       counter: n = resources in bucket <bb>
+//	D#<code>#<id>                       tombstone of a deleted resource (ttl)
 //
-// Codes are one upper-case letter other than I, X and C. The users' code is
+// Codes are one upper-case letter other than I, X, C and D. The users' code is
 // U, and readers of the table rely on begins_with(sk, "U#") meaning users, so
 // no other item's key may start with U.
 type kind struct {
@@ -44,6 +45,7 @@ const (
 	prefixID  = "I#"
 	prefixExt = "X#"
 	prefixCnt = "C#"
+	prefixDel = "D#"
 )
 
 // itemPrefix starts the sort key of every resource item of the type.
@@ -64,6 +66,9 @@ func (k kind) bucketOf(itemKey string) string { return store.Bucket(itemKey[len(
 
 // idKey is the sort key of the id pointer of the resource with id.
 func (k kind) idKey(id string) string { return prefixID + k.code + "#" + id }
+
+// tombstoneKey is the sort key of the tombstone of the deleted resource id.
+func (k kind) tombstoneKey(id string) string { return prefixDel + k.code + "#" + id }
 
 // counterPrefix starts the sort key of every counter of the type.
 func (k kind) counterPrefix() string { return prefixCnt + k.code + "#" }

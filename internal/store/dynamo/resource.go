@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -45,18 +46,37 @@ const (
 	attrRef      = "ref"      // id pointer: the sort key of the resource item
 	attrCount    = "n"        // counter: resources in the bucket
 	attrChanges  = "w"        // counter: creates, deletes and renames in the bucket so far
+	// What the table's stream needs beyond the images (stream.go):
+	attrPrevName = "pn"      // a renamed resource's new item: the name it had before
+	attrChanged  = "pc"      // a renamed resource's new item: the attributes that changed
+	attrDeleted  = "deleted" // tombstone: when the resource was deleted
 )
+
+// tombstoneTTL is how long a deleted resource's tombstone is kept: it only
+// has to reach the table's stream (which keeps records 24 hours), and
+// DynamoDB's TTL removes it later.
+const tombstoneTTL = 24 * time.Hour
 
 // record is what the mechanics need of a resource: its identity, its name,
 // its externalId and its version.
 type record struct {
 	id, name, externalID string
 	version              int64
+	// changed names the attributes a write changes (scim.ChangedAttributes);
+	// set on the next record of a replace.
+	changed []string
 }
 
 func (k kind) record(r *scim.Resource) record {
 	name, _ := r.Attrs[k.nameAttr].(string)
 	return record{id: r.ID, name: name, externalID: r.ExternalID(), version: r.Meta.Version}
+}
+
+// records returns the records of a write of next over prev.
+func (k kind) records(prev, next *scim.Resource) (record, record) {
+	n := k.record(next)
+	n.changed = scim.ChangedAttributes(prev, next)
+	return k.record(prev), n
 }
 
 // resourceItem encodes the attributes every resource item has: the key
@@ -152,6 +172,13 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 	}
 	x := t.tx()
 	if oldSK != newSK {
+		// The stream shows a rename as the removal of the old item and the
+		// insert of the new one; the new item says what changed, so the
+		// events function needs nothing else (stream.go).
+		item[attrPrevName] = s(prev.name)
+		if len(next.changed) > 0 {
+			item[attrChanged] = &types.AttributeValueMemberSS{Value: next.changed}
+		}
 		x.delete(tenant, oldSK, cond, errStale)
 		x.put(item, absent, scim.ErrUniqueness)
 		x.setRef(tenant, k.idKey(next.id), oldSK, newSK, errStale)
@@ -185,7 +212,11 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 // remove deletes, in one transaction, the resource item (conditioned on
 // r's id and version), its id pointer (conditioned on pointing at the item
 // and on ptrCond, if not nil, which failing is ptrFail), its externalId
-// pointer, one less in its bucket counter, and what more adds.
+// pointer, one less in its bucket counter, and what more adds. It also
+// writes the resource's tombstone (version r.version+1, expiring after
+// tombstoneTTL): on the stream, the removal of a resource item alone cannot
+// tell a delete from a rename, the tombstone's insert can (stream.go). So a
+// removal takes removeItems items of a transaction before what more adds.
 func (t *table) remove(ctx context.Context, k kind, tenant string, r record, ptrCond *condition, ptrFail error, more func(*tx)) error {
 	sk := k.itemKey(r.name)
 	x := t.tx()
@@ -204,6 +235,7 @@ func (t *table) remove(ctx context.Context, k kind, tenant string, r record, ptr
 	if r.externalID != "" {
 		x.deleteExt(k, tenant, r.externalID, r.id)
 	}
+	x.tombstone(k, tenant, r, time.Now())
 	if more != nil {
 		more(x)
 	}

@@ -81,6 +81,19 @@ func (x *tx) deleteExt(k kind, tenant, externalID, id string) {
 	x.delete(tenant, k.extKey(externalID, id), nil, nil)
 }
 
+// tombstone adds the write of the tombstone of the deleted resource r: an
+// Update (an upsert), so deleting needs no PutItem permission.
+func (x *tx) tombstone(k kind, tenant string, r record, at time.Time) {
+	x.add(types.TransactWriteItem{Update: &types.Update{
+		TableName: &x.tbl.name, Key: key(tenant, k.tombstoneKey(r.id)),
+		UpdateExpression:         aws.String("SET #id = :id, #v = :v, #d = :d, #t = :t"),
+		ExpressionAttributeNames: map[string]string{"#id": attrID, "#v": attrVersion, "#d": attrDeleted, "#t": AttrTTL},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":id": s(r.id), ":v": n(r.version + 1), ":d": s(scim.FormatTime(at)), ":t": n(at.Add(tombstoneTTL).Unix()),
+		},
+	}}, nil)
+}
+
 // add appends an item; onFail is what its condition failing means.
 func (x *tx) add(item types.TransactWriteItem, onFail error) {
 	x.items = append(x.items, item)

@@ -148,7 +148,8 @@ func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *sci
 	if err != nil {
 		return err
 	}
-	return st.t.replace(ctx, st.k, tenant, item, st.k.record(prev), st.k.record(next), nil)
+	p, n := st.k.records(prev, next)
+	return st.t.replace(ctx, st.k, tenant, item, p, n, nil)
 }
 
 // userRoom is the room for memberships in the transaction that deletes a
