@@ -254,8 +254,9 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 }
 
 // finalRoom is the room for memberships in the transaction that deletes a
-// group: beside its item, id pointer, externalId pointer and counter.
-const finalRoom = (store.MaxTxItems - 4) / 2
+// group: beside the removal's own items (its item, id pointer, externalId
+// pointer, counter and tombstone), two items per membership.
+const finalRoom = (store.MaxTxItems - removeItems) / 2
 
 // Delete removes the group's memberships, store.MembersPerTx to a
 // transaction that moves the group one version on (the first conditioned

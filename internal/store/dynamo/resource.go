@@ -209,6 +209,9 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 	return err
 }
 
+// removeItems is how many items of a transaction remove writes itself.
+const removeItems = 5
+
 // remove deletes, in one transaction, the resource item (conditioned on
 // r's id and version), its id pointer (conditioned on pointing at the item
 // and on ptrCond, if not nil, which failing is ptrFail), its externalId

@@ -153,9 +153,9 @@ func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *sci
 }
 
 // userRoom is the room for memberships in the transaction that deletes a
-// user: beside its item, id pointer, externalId pointer and counter, one
-// membership item per group.
-const userRoom = store.MaxTxItems - 4
+// user: beside the removal's own items (its item, id pointer, externalId
+// pointer, counter and tombstone), one membership item per group.
+const userRoom = store.MaxTxItems - removeItems
 
 // maxDeleteAttempts bounds how often a user delete reads the user's
 // memberships again because they changed meanwhile.
@@ -201,7 +201,7 @@ func (st *UserStore) Delete(ctx context.Context, tenant string, r *scim.Resource
 // one transaction, conditioned on the user still being at rec's version
 // and its memberships at p's gv.
 func (st *UserStore) leaveChunk(ctx context.Context, tenant string, rec record, p *pointer) error {
-	gs := p.groups[:store.MaxTxItems-2]
+	gs := p.groups[:min(len(p.groups), store.MaxTxItems-2)]
 	x := st.t.tx()
 	x.add(types.TransactWriteItem{ConditionCheck: func() *types.ConditionCheck {
 		c := versionIs(rec.id, rec.version)

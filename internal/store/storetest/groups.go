@@ -594,6 +594,25 @@ func testUserDeleteLeaves(t *testing.T, st Stores) {
 	if got, _ := st.Groups.GroupsOf(ctx, "t", v.ID); len(got) != 0 {
 		t.Errorf("GroupsOf a deleted user = %v", got)
 	}
+
+	// Around the edge of one transaction (DynamoDB's 100 items: the user's
+	// own items, its tombstone and one membership item per group), the
+	// delete is whole either way.
+	for _, n := range []int{95, 96} {
+		w := mustCreate(t, st.Users, "t", NewUser(fmt.Sprintf("edge%d@x.io", n)))
+		var in []string
+		for i := range n {
+			in = append(in, mustCreateGroup(t, st, "t", NewGroup(fmt.Sprintf("edge%d-%d", n, i)), asMembers(w.ID)...).ID)
+		}
+		if err := st.Users.Delete(ctx, "t", mustGet(t, st.Users, "t", w.ID)); err != nil {
+			t.Fatalf("Delete of a user in %d groups: %v", n, err)
+		}
+		for _, id := range in {
+			if got := members(t, st, "t", id); len(got) != 0 {
+				t.Fatalf("user in %d groups: group %s keeps members %v", n, id, got)
+			}
+		}
+	}
 }
 
 func testGroupDelete(t *testing.T, st Stores) {
