@@ -85,7 +85,7 @@ func (a calls) String() string {
 }
 
 // benchMembers is the size of the group BenchmarkGroupFill fills:
-// SCIM_BENCH_GROUP_MEMBERS, default 10,000 (make bench). The numbers in
+// SCIM_BENCH_GROUP_MEMBERS, default 10,000. The numbers in
 // docs/ARCHITECTURE.md are from a run at 100,000.
 func benchMembers(b *testing.B) int {
 	n := 10_000
