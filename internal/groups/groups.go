@@ -20,8 +20,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/serverless-scim/serverless-scim/internal/backoff"
 	"github.com/serverless-scim/serverless-scim/internal/listing"
+	"github.com/serverless-scim/serverless-scim/internal/rmw"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -51,7 +51,7 @@ func (s *Service) PatchNoContent() bool { return true }
 
 var membersAttr = scim.Group.Attr("members")
 
-func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+func (s *Service) now() time.Time { return rmw.Now(s.Now) }
 
 // errDisplayNameTaken is the store's ErrUniqueness as a group sees it.
 var errDisplayNameTaken = &scim.Error{Status: http.StatusConflict, ScimType: scim.ScimTypeUniqueness, Detail: "displayName is already taken"}
@@ -62,13 +62,6 @@ func storeErr(err error) error {
 		return errDisplayNameTaken
 	}
 	return err
-}
-
-// validID reports whether id can be one of ours (a group's or a user's):
-// anything else is a 404 (or, as a member, not a user) without a read.
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
 }
 
 // minMemberBytes is the least a member can add to a response body, as
@@ -148,7 +141,7 @@ func decodeMembers(v any) ([]scim.Member, error) {
 		if t, ok := m["type"].(string); ok && !strings.EqualFold(t, "User") {
 			return nil, scim.BadRequest(scim.ScimTypeInvalidValue, "members[%d]: only users can be members of a group here, not %q", i, short(t))
 		}
-		if !validID(value) {
+		if !rmw.ValidID(value) {
 			return nil, scim.UnknownMember(value)
 		}
 		if seen[value] {
@@ -225,7 +218,7 @@ func shown(g *scim.Resource, members []scim.Member) *scim.Resource {
 // Get returns the group with the given id (RFC 7644 §3.4.1), with its
 // members unless p leaves them out (then no member is read).
 func (s *Service) Get(ctx context.Context, tenant, id string, p scim.Projection) (*scim.Resource, error) {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return nil, scim.ErrNotFound
 	}
 	g, err := s.store.Get(ctx, tenant, id)
@@ -246,24 +239,9 @@ const maxAttempts = 32
 // the server's contention, not the client's mistake, so a retryable 503.
 var errBusy = scim.Errorf(http.StatusServiceUnavailable, "", "the group is being changed by many requests at once; retry the request")
 
-// retry runs one read-modify-write attempt until it does not conflict.
-// attempt returns scim.ErrConflict when the store's version moved; with a
-// pinned If-Match that is 412, otherwise it is tried again after a jittered
-// wait.
+// retry is the read-modify-write loop of PUT, PATCH and DELETE on groups.
 func retry(ctx context.Context, ifMatch *scim.Precondition, attempt func() (*scim.Resource, error)) (*scim.Resource, error) {
-	for i := 0; i < maxAttempts; i++ {
-		g, err := attempt()
-		if !errors.Is(err, scim.ErrConflict) {
-			return g, err
-		}
-		if ifMatch.Pinned() {
-			return nil, scim.ErrPrecondition // the version the client named is gone
-		}
-		if err := backoff.Wait(ctx, i, time.Millisecond, 6); err != nil {
-			return nil, err
-		}
-	}
-	return nil, errBusy
+	return rmw.Retry(ctx, ifMatch, maxAttempts, errBusy, attempt)
 }
 
 // Replace replaces the group with a PUT body (RFC 7644 §3.5.1), members
@@ -275,7 +253,7 @@ func retry(ctx context.Context, ifMatch *scim.Precondition, attempt func() (*sci
 // cleared; id, meta and members' $ref and type are derived. Nothing is
 // written when nothing changed.
 func (s *Service) Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return nil, scim.ErrNotFound
 	}
 	in, err := s.rt.Decode(body)
@@ -354,7 +332,7 @@ func copyAttrs(m map[string]any) map[string]any {
 // Delete removes the group (RFC 7644 §3.6) and its memberships; its users
 // stay.
 func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *scim.Precondition) error {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return scim.ErrNotFound
 	}
 	_, err := retry(ctx, ifMatch, func() (*scim.Resource, error) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/serverless-scim/serverless-scim/internal/listing"
+	"github.com/serverless-scim/serverless-scim/internal/rmw"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
@@ -102,7 +103,7 @@ func (mp *memberPlan) populate(ctx context.Context, tenant string, g *scim.Resou
 		for _, u := range mp.ids {
 			key := [2]string{g.ID, u}
 			ok, seen := mp.known[key]
-			if !seen && validID(u) {
+			if !seen && rmw.ValidID(u) {
 				var err error
 				if ok, err = mp.s.store.HasMember(ctx, tenant, g.ID, u); err != nil {
 					return err
@@ -209,7 +210,7 @@ func (s *Service) find(ctx context.Context, tenant string, c filter.Comparison, 
 		if mp == nil || mp.preferOther {
 			return nil, false, nil
 		}
-		if !validID(value) {
+		if !rmw.ValidID(value) {
 			return nil, true, nil
 		}
 		ids, err := s.store.GroupsOf(ctx, tenant, value)
@@ -246,7 +247,7 @@ func (s *Service) find(ctx context.Context, tenant string, c filter.Comparison, 
 	case "displayName":
 		return one(s.store.GetByDisplayName(ctx, tenant, value))
 	case "id":
-		if !validID(value) {
+		if !rmw.ValidID(value) {
 			return nil, true, nil
 		}
 		return one(s.store.Get(ctx, tenant, value))

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/serverless-scim/serverless-scim/internal/rmw"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
@@ -118,7 +119,7 @@ func atOp(i int, err error) error {
 // members only when p returns them; with p nil (204) no member is read
 // back.
 func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition, p *scim.Projection) (*scim.Resource, error) {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return nil, scim.ErrNotFound
 	}
 	ops, err := patch.Decode(body)
@@ -402,7 +403,7 @@ func (st *memberState) changes(written bool) ([]scim.Member, []string, error) {
 		switch {
 		case c.present && (!known || !was):
 			add = append(add, scim.Member{Value: v, Display: c.display})
-		case !c.present && (!known || was) && !st.cleared && validID(v):
+		case !c.present && (!known || was) && !st.cleared && rmw.ValidID(v):
 			remove = append(remove, v)
 		}
 	}
@@ -419,7 +420,7 @@ func (st *memberState) check() error {
 		if _, ok := st.known[v]; ok {
 			continue
 		}
-		if !validID(v) {
+		if !rmw.ValidID(v) {
 			st.known[v] = false // cannot be a member: no read
 			continue
 		}
