@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 	if err != nil {
 		return err
 	}
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table)), gateway.WithLogger(logger), gateway.WithMetricsNamespace(namespace))
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), dynamo.NewGroupStore(db, *table)), gateway.WithLogger(logger), gateway.WithMetricsNamespace(namespace))
 	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL, authorizer.WithLogger(logger), authorizer.WithMetricsNamespace(namespace))
 	if err != nil {
 		return err

@@ -100,7 +100,7 @@ func TestOktaFlow(t *testing.T) {
 	}
 	patch := func(active bool) func(context.Context, *users.Service, string) (string, error) {
 		return func(ctx context.Context, svc *users.Service, id string) (string, error) {
-			_, err := svc.Patch(ctx, "acme", id, body(t, fmt.Sprintf(patchActive, active)), nil)
+			_, err := svc.Patch(ctx, "acme", id, body(t, fmt.Sprintf(patchActive, active)), nil, nil)
 			return id, err
 		}
 	}
@@ -237,7 +237,7 @@ func TestOrderPerResource(t *testing.T) {
 			if w%4 == 3 { // some writes rename
 				op = fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"userName","value":"renamed%d@example.com"}]}`, w)
 			}
-			if _, err := f.svc.Patch(ctx, "acme", id, body(t, op), nil); err != nil {
+			if _, err := f.svc.Patch(ctx, "acme", id, body(t, op), nil, nil); err != nil {
 				t.Error(err)
 			}
 		}()

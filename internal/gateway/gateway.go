@@ -25,6 +25,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/internal/authctx"
 	"github.com/serverless-scim/serverless-scim/internal/config"
+	"github.com/serverless-scim/serverless-scim/internal/groups"
 	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/telemetry"
@@ -120,7 +121,9 @@ func BaseURL(r *http.Request) string {
 		if rc.DomainName != "" {
 			host = rc.DomainName
 		}
-		if p, ok := strings.CutSuffix(rc.Path, r.URL.EscapedPath()); ok {
+		// A trailing slash is served as the path without it (scimhttp), so
+		// it is no part of the resource path.
+		if p, ok := strings.CutSuffix(strings.TrimRight(rc.Path, "/"), strings.TrimRight(r.URL.EscapedPath(), "/")); ok {
 			prefix = p
 		} else if rc.Stage != "" && rc.Stage != "$default" {
 			prefix = "/" + rc.Stage
@@ -241,22 +244,29 @@ func FromConfig(ctx context.Context, method string, cfg config.Scim, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	res := resources(dynamo.NewUserStore(db, cfg.TableName), users.PasswordPolicy(cfg.PasswordPolicy))
+	res := resources(dynamo.NewUserStore(db, cfg.TableName), dynamo.NewGroupStore(db, cfg.TableName), users.PasswordPolicy(cfg.PasswordPolicy))
 	return New(method, res, WithLogger(log), WithMetricsNamespace(cfg.MetricsNamespace)), nil
 }
 
 // Resources returns the resource types this service serves, on their
 // stores: the one list that routes, discovery and the root search are
-// generated from. The User service keeps the default password policy
-// (users.PasswordsIgnore); the functions take theirs from PASSWORD_POLICY.
-func Resources(store scim.UserStore) []scimhttp.Service {
-	return resources(store, users.PasswordsIgnore)
+// generated from. Users come first (the root search lists them first);
+// Groups are served when groupStore is not nil (the functions always serve
+// them; tests of users alone may leave them out). The User service keeps the
+// default password policy (users.PasswordsIgnore); the functions take
+// theirs from PASSWORD_POLICY.
+func Resources(userStore scim.UserStore, groupStore scim.GroupStore) []scimhttp.Service {
+	return resources(userStore, groupStore, users.PasswordsIgnore)
 }
 
-func resources(store scim.UserStore, passwords users.PasswordPolicy) []scimhttp.Service {
-	svc := users.New(store)
+func resources(userStore scim.UserStore, groupStore scim.GroupStore, passwords users.PasswordPolicy) []scimhttp.Service {
+	svc := users.New(userStore)
 	svc.Passwords = passwords
-	return []scimhttp.Service{svc}
+	out := []scimhttp.Service{svc}
+	if groupStore != nil {
+		out = append(out, groups.New(groupStore))
+	}
+	return out
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,

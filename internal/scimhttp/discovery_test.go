@@ -118,6 +118,26 @@ func rfc7643Enterprise() map[string]wantAttr {
 	}
 }
 
+// rfc7643Group is the core Group schema of RFC 7643 §8.7.1, with what this
+// server does and says differently: displayName is required (§4.2 calls it
+// REQUIRED) and unique per tenant in any letter case; members are users
+// only (no nested groups), so $ref names User and type is "User"; their
+// value is an id, compared case-exactly; and members carry the display the
+// client sent (Okta sends one).
+func rfc7643Group() map[string]wantAttr {
+	imm := func(w wantAttr) wantAttr { w.mutability = "immutable"; return w }
+	value := imm(rw("string"))
+	value.caseExact = true
+	return map[string]wantAttr{
+		"displayName":     {typ: "string", required: true, mutability: "readWrite", returned: "default", uniqueness: "server"},
+		"members":         rw("complex").withMulti(),
+		"members.value":   value,
+		"members.$ref":    imm(rw("reference").withRefs("User")),
+		"members.display": imm(rw("string")),
+		"members.type":    imm(rw("string").withCanon("User")),
+	}
+}
+
 // checkSchemaAttrs compares a served schema's attributes with want: every
 // attribute present with each characteristic RFC 7643 §7 requires, and
 // nothing else.
@@ -253,7 +273,7 @@ func TestDiscovery(t *testing.T) {
 
 	t.Run("Schemas", func(t *testing.T) {
 		t.Parallel()
-		res := checkList(t, get(t, "/Schemas"), 2)
+		res := checkList(t, get(t, "/Schemas"), 3)
 		byID := map[string]map[string]any{}
 		for _, r := range res {
 			s := r.(map[string]any)
@@ -261,13 +281,16 @@ func TestDiscovery(t *testing.T) {
 			byID[id] = s
 			checkResource(t, s, schemaURN, "Schema", "/Schemas/"+id)
 		}
-		core, ent := byID[scim.UserSchema], byID[scim.EnterpriseSchema]
-		if core == nil || ent == nil {
-			t.Fatalf("schemas %v, want the core User and the Enterprise User", sortedKeys(map[string]any{"a": byID}))
+		core, ent, group := byID[scim.UserSchema], byID[scim.EnterpriseSchema], byID[scim.GroupSchema]
+		if core == nil || ent == nil || group == nil {
+			t.Fatalf("schemas %v, want the core User, the Enterprise User and the core Group", sortedKeys(map[string]any{"a": byID}))
 		}
-		if core["name"] != "User" || ent["name"] != "EnterpriseUser" {
-			t.Errorf("names %v, %v", core["name"], ent["name"])
+		if core["name"] != "User" || ent["name"] != "EnterpriseUser" || group["name"] != "Group" {
+			t.Errorf("names %v, %v, %v", core["name"], ent["name"], group["name"])
 		}
+		t.Run("core Group is RFC 7643 §8.7.1", func(t *testing.T) {
+			checkSchemaAttrs(t, group["attributes"].([]any), rfc7643Group())
+		})
 		t.Run("core User is RFC 7643 §8.7.1", func(t *testing.T) {
 			checkSchemaAttrs(t, core["attributes"].([]any), rfc7643User())
 		})
@@ -288,26 +311,34 @@ func TestDiscovery(t *testing.T) {
 
 	t.Run("ResourceTypes", func(t *testing.T) {
 		t.Parallel()
-		res := checkList(t, get(t, "/ResourceTypes"), 1)
-		rt := res[0].(map[string]any)
-		checkResource(t, rt, resourceTypeURN, "ResourceType", "/ResourceTypes/User")
-		want := map[string]any{
-			"id": "User", "name": "User", "endpoint": "/Users", "schema": scim.UserSchema,
-			"schemaExtensions": []any{map[string]any{"schema": scim.EnterpriseSchema, "required": false}},
+		res := checkList(t, get(t, "/ResourceTypes"), 2)
+		wants := map[string]map[string]any{
+			"User": {
+				"id": "User", "name": "User", "endpoint": "/Users", "schema": scim.UserSchema,
+				"schemaExtensions": []any{map[string]any{"schema": scim.EnterpriseSchema, "required": false}},
+			},
+			"Group": {
+				"id": "Group", "name": "Group", "endpoint": "/Groups", "schema": scim.GroupSchema,
+				"schemaExtensions": []any{},
+			},
 		}
-		for k, v := range want {
-			if !reflect.DeepEqual(rt[k], v) {
-				t.Errorf("%s = %v, want %v", k, rt[k], v)
+		for i, id := range []string{"User", "Group"} { // users first, as the root search lists them
+			rt := res[i].(map[string]any)
+			checkResource(t, rt, resourceTypeURN, "ResourceType", "/ResourceTypes/"+id)
+			for k, v := range wants[id] {
+				if !reflect.DeepEqual(rt[k], v) {
+					t.Errorf("%s: %s = %v, want %v", id, k, rt[k], v)
+				}
 			}
-		}
-		if one := get(t, "/ResourceTypes/User"); !reflect.DeepEqual(one, rt) {
-			t.Errorf("/ResourceTypes/User differs from its entry in /ResourceTypes")
+			if one := get(t, "/ResourceTypes/"+id); !reflect.DeepEqual(one, rt) {
+				t.Errorf("/ResourceTypes/%s differs from its entry in /ResourceTypes", id)
+			}
 		}
 	})
 
 	t.Run("unknown ids are 404", func(t *testing.T) {
 		t.Parallel()
-		for _, p := range []string{"/Schemas/urn:example:nope", "/Schemas/User", "/ResourceTypes/Group", "/ResourceTypes/" + url.PathEscape(scim.UserSchema)} {
+		for _, p := range []string{"/Schemas/urn:example:nope", "/Schemas/User", "/Schemas/Group", "/ResourceTypes/Widget", "/ResourceTypes/" + url.PathEscape(scim.UserSchema)} {
 			checkError(t, env.Do(http.MethodGet, p, nil), http.StatusNotFound, "")
 		}
 	})
@@ -381,8 +412,13 @@ func TestDiscovery(t *testing.T) {
 			}
 		}
 		if dig(spc, "bulk.supported") == false {
-			if r := env.Do(http.MethodPost, "/Bulk", map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}}); r.Status != http.StatusNotFound {
-				t.Errorf("bulk.supported false but POST /Bulk gave %d", r.Status)
+			// RFC 7644 §3.12: 501 for an operation the provider does not offer.
+			r := env.Do(http.MethodPost, "/Bulk", map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}})
+			checkError(t, r, http.StatusNotImplemented, "")
+			for _, m := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				if r := env.Do(m, "/Bulk", nil); r.Status != http.StatusMethodNotAllowed || r.Header.Get("Allow") != http.MethodPost {
+					t.Errorf("%s /Bulk: %d (Allow %q), want 405 allowing POST", m, r.Status, r.Header.Get("Allow"))
+				}
 			}
 		}
 	})

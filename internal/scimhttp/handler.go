@@ -32,23 +32,40 @@ const (
 )
 
 // Service is the RFC 7644 operations on one resource type's endpoint
-// (internal/users implements it for /Users). Errors are *scim.Error (the
-// client's to see) or internal errors; writeError translates both.
+// (internal/users implements it for /Users, internal/groups for /Groups).
+// Errors are *scim.Error (the client's to see) or internal errors;
+// writeError translates both.
 type Service interface {
 	// ResourceType describes the endpoint: its path, schemas and name.
 	ResourceType() *scim.ResourceType
 	// Create stores a resource from a POST body (RFC 7644 §3.3).
 	Create(ctx context.Context, tenant string, body map[string]any) (*scim.Resource, error)
 	// Get returns the resource with the id, or scim.ErrNotFound (§3.4.1).
-	Get(ctx context.Context, tenant, id string) (*scim.Resource, error)
+	// p is the response's projection: a service may leave out what p does
+	// not return (a group read under excludedAttributes=members reads no
+	// member).
+	Get(ctx context.Context, tenant, id string, p scim.Projection) (*scim.Resource, error)
 	// Replace replaces the resource with a PUT body (§3.5.1).
 	Replace(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error)
-	// Patch applies a PatchOp body (§3.5.2).
-	Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error)
+	// Patch applies a PatchOp body (§3.5.2). p is the response's
+	// projection, or nil when the response has no body (204, see
+	// NoContentPatcher); the returned resource gives the ETag either way.
+	Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition, p *scim.Projection) (*scim.Resource, error)
 	// Delete removes the resource (§3.6).
 	Delete(ctx context.Context, tenant, id string, ifMatch *scim.Precondition) error
 	// List returns one page of a list or search (§3.4.2, §3.4.3).
 	List(ctx context.Context, tenant string, q scim.ListQuery) (*scim.ListResult, error)
+}
+
+// NoContentPatcher is implemented by a Service whose successful PATCH
+// answers 204 No Content (with the new ETag and no body) unless the request
+// names "attributes" or "excludedAttributes": RFC 7644 §3.5.2 allows either
+// 200 with the resource or 204, and requires 200 when "attributes" is
+// given. Groups answer 204, as Microsoft Entra ID expects, so that a PATCH of
+// a large group never reads its members back.
+type NoContentPatcher interface {
+	// PatchNoContent reports whether PATCH answers 204 by default.
+	PatchNoContent() bool
 }
 
 // Config wires a Handler.
@@ -113,6 +130,7 @@ func (h *Handler) table() []route {
 	}
 	return append(t,
 		route{http.MethodPost, BasePath + "/.search", h.rootSearch},
+		route{http.MethodPost, BasePath + "/Bulk", bulk},
 		route{http.MethodGet, BasePath + "/ServiceProviderConfig", h.serviceProviderConfig},
 		route{http.MethodGet, BasePath + "/Schemas", h.schemas},
 		route{http.MethodGet, BasePath + "/Schemas/{id}", h.schema},
@@ -165,9 +183,26 @@ func New(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP serves one request.
+// ServeHTTP serves one request. A path with a trailing slash (/Users/,
+// /Groups/) is served as the path without it: API Gateway routes both to
+// the same resource, and clients send either.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+		u := *r.URL
+		u.Path = strings.TrimRight(p, "/")
+		u.RawPath = strings.TrimRight(u.RawPath, "/")
+		r2 := *r
+		r2.URL = &u
+		r = &r2
+	}
 	h.mux.ServeHTTP(w, r)
+}
+
+// bulk answers POST /Bulk: this server does not support bulk operations
+// (ServiceProviderConfig says bulk.supported false), and RFC 7644 §3.12
+// gives 501 Not Implemented for an operation the provider does not offer.
+func bulk(http.ResponseWriter, *http.Request, string) error {
+	return scim.Errorf(http.StatusNotImplemented, "", "bulk operations are not supported (ServiceProviderConfig: bulk.supported is false); send each operation as its own request")
 }
 
 // wrap resolves the tenant, caps the body and turns returned errors into
@@ -212,16 +247,21 @@ func (h *Handler) location(r *http.Request, rt *scim.ResourceType, id string) st
 	return h.cfg.BaseURL(r) + rt.Endpoint + "/" + id
 }
 
+// projection is the request's attributes/excludedAttributes selection for
+// the endpoint's type.
+func (e resourceEndpoint) projection(r *http.Request) scim.Projection {
+	q := r.URL.Query()
+	return e.svc.ResourceType().ParseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
+}
+
 // writeResource renders one resource with the request's projection, its
 // ETag and Location.
 func (e resourceEndpoint) writeResource(w http.ResponseWriter, r *http.Request, status int, res *scim.Resource) {
 	rt := e.svc.ResourceType()
-	q := r.URL.Query()
-	p := rt.ParseProjection(q.Get("attributes"), q.Get("excludedAttributes"))
 	loc := e.h.location(r, rt, res.ID)
 	w.Header().Set("ETag", res.Meta.ETag())
 	w.Header().Set("Location", loc)
-	writeJSON(w, status, rt.Render(res, loc, p))
+	writeJSON(w, status, e.h.renderAll(r, []*scim.Resource{res}, []scim.Projection{e.projection(r)})[0])
 }
 
 func (e resourceEndpoint) create(w http.ResponseWriter, r *http.Request, tenant string) error {
@@ -238,7 +278,7 @@ func (e resourceEndpoint) create(w http.ResponseWriter, r *http.Request, tenant 
 }
 
 func (e resourceEndpoint) get(w http.ResponseWriter, r *http.Request, tenant string) error {
-	res, err := e.svc.Get(r.Context(), tenant, r.PathValue("id"))
+	res, err := e.svc.Get(r.Context(), tenant, r.PathValue("id"), e.projection(r))
 	if err != nil {
 		return err
 	}
@@ -271,9 +311,25 @@ func (e resourceEndpoint) patch(w http.ResponseWriter, r *http.Request, tenant s
 	if err != nil {
 		return err
 	}
-	res, err := e.svc.Patch(r.Context(), tenant, r.PathValue("id"), body, scim.ParseETags(r.Header.Get("If-Match")))
+	// RFC 7644 §3.5.2: 200 with the resource, or 204; 200 whenever the
+	// request names the attributes it wants back.
+	q := r.URL.Query()
+	var p *scim.Projection
+	quiet, _ := e.svc.(NoContentPatcher)
+	if quiet == nil || !quiet.PatchNoContent() || q.Has("attributes") || q.Has("excludedAttributes") {
+		proj := e.projection(r)
+		p = &proj
+	}
+	res, err := e.svc.Patch(r.Context(), tenant, r.PathValue("id"), body, scim.ParseETags(r.Header.Get("If-Match")), p)
 	if err != nil {
 		return err
+	}
+	if p == nil {
+		w.Header().Set("ETag", res.Meta.ETag())
+		w.Header().Set("Location", e.h.location(r, e.svc.ResourceType(), res.ID))
+		w.Header().Set("Content-Type", ContentType)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	e.writeResource(w, r, http.StatusOK, res)
 	return nil
@@ -412,6 +468,7 @@ func (p listParams) query() scim.ListQuery {
 	return scim.ListQuery{
 		Filter: p.filter, SortBy: p.sortBy, SortOrder: p.sortOrder,
 		StartIndex: p.startIndex, Count: p.count, Cursor: p.cursor,
+		Attributes: p.attributes, ExcludedAttributes: p.excluded,
 	}
 }
 
@@ -462,14 +519,18 @@ func (h *Handler) writeList(w http.ResponseWriter, r *http.Request, p listParams
 		PreviousCursor: res.PreviousCursor,
 	}
 	projections := map[*scim.ResourceType]scim.Projection{}
-	for _, u := range res.Resources {
+	ps := make([]scim.Projection, len(res.Resources))
+	for i, u := range res.Resources {
 		rt := h.typeOf(u)
 		proj, ok := projections[rt]
 		if !ok {
 			proj = rt.ParseProjection(p.attributes, p.excluded)
 			projections[rt] = proj
 		}
-		out.Resources = append(out.Resources, rt.Render(u, h.location(r, rt, u.ID), proj))
+		ps[i] = proj
+	}
+	for _, b := range h.renderAll(r, res.Resources, ps) {
+		out.Resources = append(out.Resources, b)
 	}
 	out.ItemsPerPage = len(out.Resources)
 	if res.HasTotal {

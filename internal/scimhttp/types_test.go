@@ -43,7 +43,7 @@ func (f *fakeService) ResourceType() *scim.ResourceType { return f.rt }
 func (f *fakeService) Create(context.Context, string, map[string]any) (*scim.Resource, error) {
 	return nil, scim.ErrNotFound
 }
-func (f *fakeService) Get(_ context.Context, _, id string) (*scim.Resource, error) {
+func (f *fakeService) Get(_ context.Context, _, id string, _ scim.Projection) (*scim.Resource, error) {
 	for _, r := range f.all {
 		if r.ID == id {
 			return r, nil
@@ -54,7 +54,7 @@ func (f *fakeService) Get(_ context.Context, _, id string) (*scim.Resource, erro
 func (f *fakeService) Replace(context.Context, string, string, map[string]any, *scim.Precondition) (*scim.Resource, error) {
 	return nil, scim.ErrNotFound
 }
-func (f *fakeService) Patch(context.Context, string, string, map[string]any, *scim.Precondition) (*scim.Resource, error) {
+func (f *fakeService) Patch(context.Context, string, string, map[string]any, *scim.Precondition, *scim.Projection) (*scim.Resource, error) {
 	return nil, scim.ErrNotFound
 }
 func (f *fakeService) Delete(context.Context, string, string, *scim.Precondition) error {

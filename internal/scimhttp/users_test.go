@@ -1025,7 +1025,7 @@ func TestErrors(t *testing.T) {
 			{"unknown id PATCH", "PATCH", "/Users/" + unknownID, patchOp(op("replace", "title", "x")), 404, ""},
 			{"unknown id DELETE", "DELETE", "/Users/" + unknownID, nil, 404, ""},
 			{"not a UUID", "GET", "/Users/not-a-uuid", nil, 404, ""},
-			{"unknown path", "GET", "/Groups", nil, 404, ""},
+			{"unknown path", "GET", "/Widgets", nil, 404, ""},
 			{"unknown deep path", "GET", "/Users/" + id + "/extra", nil, 404, ""},
 			{"unknown root path", "GET", "/Nope", nil, 404, ""},
 			{"POST /Users/{id}", "POST", "/Users/" + id, newUser(uniqueName("x")), 405, ""},

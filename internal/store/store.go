@@ -44,15 +44,70 @@ const (
 )
 
 // CheckLimits returns scim.ErrTooLarge when doc (the attributes as JSON) is
-// too large to store, and a 400 invalidValue error when the name or the
-// externalId (with the resource's id) is too long to be part of a key.
-func CheckLimits(doc []byte, name, externalID, id string) error {
+// too large to store, and a 400 invalidValue error when the name (the
+// attribute nameAttr: userName, displayName) or the externalId (with the
+// resource's id) is too long to be part of a key.
+func CheckLimits(doc []byte, nameAttr, name, externalID, id string) error {
 	if len(doc) > MaxDocBytes {
 		return scim.ErrTooLarge
 	}
-	if namePrefix+len(ListingKey(name)) > maxSortKey ||
-		extPrefix+len(strconv.Itoa(len(externalID)))+len(externalID)+len(id) > maxSortKey {
-		return scim.BadRequest(scim.ScimTypeInvalidValue, "userName or externalId is too long")
+	if namePrefix+len(ListingKey(name)) > maxSortKey {
+		return scim.BadRequest(scim.ScimTypeInvalidValue, "%s is too long", nameAttr)
+	}
+	if extPrefix+len(strconv.Itoa(len(externalID)))+len(externalID)+len(id) > maxSortKey {
+		return scim.BadRequest(scim.ScimTypeInvalidValue, "externalId is too long")
 	}
 	return nil
+}
+
+// Memberships are written in DynamoDB transactions of at most MaxTxItems
+// items: a member change is two items (the membership and the user's
+// pointer), and every transaction also writes the group's item, one version
+// on. A group write whose member changes do not fit one transaction takes
+// several, and the group's version counts one per transaction; these
+// functions compute how many, so that every store's versions agree.
+const (
+	// MaxTxItems is DynamoDB's limit on the items of one transaction.
+	MaxTxItems = 100
+	// MembersPerTx is the most member changes a transaction holds beside
+	// the group's item.
+	MembersPerTx = (MaxTxItems - 1) / 2
+)
+
+// CreateRoom is the room for members in the first transaction of a group
+// create, beside the group's item, id pointer, bucket counter and
+// externalId pointer.
+const CreateRoom = (MaxTxItems - 4) / 2
+
+// UpdateRoom returns the room for member changes in the first transaction
+// of a group update from prev to next (names and externalIds), beside the
+// group's write: its item, or on a change of the folded name the old item's
+// delete, the new item, the id pointer and, across buckets, two counters;
+// and the externalId pointers when the externalId changes.
+func UpdateRoom(prevName, nextName, prevExt, nextExt string) int {
+	items := 1
+	if pk, nk := ListingKey(prevName), ListingKey(nextName); pk != nk {
+		items = 3
+		if Bucket(pk) != Bucket(nk) {
+			items += 2
+		}
+	}
+	if prevExt != nextExt {
+		for _, e := range []string{prevExt, nextExt} {
+			if e != "" {
+				items++
+			}
+		}
+	}
+	return (MaxTxItems - items) / 2
+}
+
+// Transactions returns how many transactions changes member changes take
+// when the first has room for first of them and each other for
+// MembersPerTx: 1 for none.
+func Transactions(changes, first int) int {
+	if changes <= first {
+		return 1
+	}
+	return 1 + (changes-first+MembersPerTx-1)/MembersPerTx
 }

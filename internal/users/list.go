@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/serverless-scim/serverless-scim/internal/listing"
+	"github.com/serverless-scim/serverless-scim/internal/rmw"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
@@ -39,7 +40,7 @@ func (s *Service) lookup(ctx context.Context, tenant string, c filter.Comparison
 			found = append(found, r)
 		}
 	case "id":
-		if validID(value) {
+		if rmw.ValidID(value) {
 			r, err := s.store.Get(ctx, tenant, value)
 			if err != nil && !errors.Is(err, scim.ErrNotFound) {
 				return nil, true, err

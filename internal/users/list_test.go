@@ -192,7 +192,7 @@ func TestIndexPagingContinuesExactly(t *testing.T) {
 			if _, err := svc.Patch(ctx, "t", res.Resources[0].ID, map[string]any{
 				"schemas":    []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 				"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": fmt.Sprintf("renamed%d@x.io", i)}},
-			}, nil); err != nil {
+			}, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -211,7 +211,7 @@ func TestIndexPagingContinuesExactly(t *testing.T) {
 			if _, err := svc.Patch(ctx, "t", res.Resources[0].ID, map[string]any{
 				"schemas":    []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
 				"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": name}},
-			}, nil); err != nil {
+			}, nil, nil); err != nil {
 				t.Fatal(err)
 			}
 		},

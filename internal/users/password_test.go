@@ -93,7 +93,7 @@ func TestPasswordPolicy(t *testing.T) {
 				t.Errorf("after PUT: hash %q, want %q", got, tc.put)
 			}
 			before := stored().Meta.Version
-			if _, err := svc.Patch(ctx, "t", u.ID, patchPassword("three"), nil); err != nil {
+			if _, err := svc.Patch(ctx, "t", u.ID, patchPassword("three"), nil, nil); err != nil {
 				t.Fatal(err)
 			}
 			after := stored()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/internal/store/memory"
 	"github.com/serverless-scim/serverless-scim/internal/users"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
 // A PUT that changes nothing writes nothing and keeps the version (as a
@@ -49,7 +50,7 @@ func TestReplaceWithoutChange(t *testing.T) {
 			if got.Meta.Version != tt.wantVersion {
 				t.Errorf("version = %d, want %d", got.Meta.Version, tt.wantVersion)
 			}
-			stored, err := svc.Get(ctx, "t", u.ID)
+			stored, err := svc.Get(ctx, "t", u.ID, scim.Projection{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/serverless-scim/serverless-scim/internal/backoff"
 	"github.com/serverless-scim/serverless-scim/internal/listing"
+	"github.com/serverless-scim/serverless-scim/internal/rmw"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/patch"
 )
@@ -91,7 +91,7 @@ func New(store scim.UserStore) *Service {
 // ResourceType returns the resource type the service serves.
 func (s *Service) ResourceType() *scim.ResourceType { return s.rt }
 
-func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+func (s *Service) now() time.Time { return rmw.Now(s.Now) }
 
 // Create stores a new user from a POST body (RFC 7644 §3.3). The server
 // assigns id and meta; client-sent id and meta are ignored. A userName taken
@@ -119,19 +119,13 @@ func (s *Service) Create(ctx context.Context, tenant string, body map[string]any
 	return r, nil
 }
 
-// Get returns the user with the given id (RFC 7644 §3.4.1).
-func (s *Service) Get(ctx context.Context, tenant, id string) (*scim.Resource, error) {
-	if !validID(id) {
+// Get returns the user with the given id (RFC 7644 §3.4.1). Every
+// attribute of a user is read with it, so the projection changes nothing.
+func (s *Service) Get(ctx context.Context, tenant, id string, _ scim.Projection) (*scim.Resource, error) {
+	if !rmw.ValidID(id) {
 		return nil, scim.ErrNotFound
 	}
 	return s.store.Get(ctx, tenant, id)
-}
-
-// validID reports whether id can be one of ours; anything else is a 404
-// without a read.
-func validID(id string) bool {
-	_, err := uuid.Parse(id)
-	return err == nil && len(id) == 36
 }
 
 // maxAttempts bounds the read-modify-write retries of PATCH and PUT when a
@@ -175,7 +169,8 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 // Patch applies a PatchOp body (RFC 7644 §3.5.2) atomically. Without
 // If-Match, a concurrent change between our read and write makes us read
 // again and re-apply the operations, so neither writer's change is lost.
-func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition) (*scim.Resource, error) {
+// The user is returned whatever the projection (it is at hand).
+func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]any, ifMatch *scim.Precondition, _ *scim.Projection) (*scim.Resource, error) {
 	ops, err := patch.Decode(body)
 	if err != nil {
 		return nil, err
@@ -205,10 +200,10 @@ var errUnchanged = errors.New("unchanged")
 // version, compute the new attributes, write conditioned on the version.
 func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *scim.Precondition,
 	change func(cur *scim.Resource) (map[string]any, string, error)) (*scim.Resource, error) {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return nil, scim.ErrNotFound
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	return rmw.Retry(ctx, ifMatch, maxAttempts, errBusy, func() (*scim.Resource, error) {
 		cur, err := s.store.Get(ctx, tenant, id)
 		if err != nil {
 			return nil, err
@@ -223,25 +218,16 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *scim.P
 		if err != nil {
 			return nil, err
 		}
-		next := &scim.Resource{ID: cur.ID, Attrs: attrs, PasswordHash: hash, Meta: cur.Meta}
+		// Memberships are not the user's to write (groups change them); the
+		// response shows those the read found.
+		next := &scim.Resource{ID: cur.ID, Attrs: attrs, PasswordHash: hash, Meta: cur.Meta, Groups: cur.Groups}
 		next.Meta.Version = cur.Meta.Version + 1
 		next.Meta.LastModified = s.now()
-		err = s.store.Replace(ctx, tenant, cur, next)
-		if errors.Is(err, scim.ErrConflict) {
-			if ifMatch.Pinned() {
-				return nil, scim.ErrPrecondition // the version the client named is gone
-			}
-			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
+		if err := s.store.Replace(ctx, tenant, cur, next); err != nil {
 			return nil, err
 		}
 		return next, nil
-	}
-	return nil, errBusy
+	})
 }
 
 // errBusy answers a write that lost every attempt to concurrent writers:
@@ -250,28 +236,18 @@ var errBusy = scim.Errorf(http.StatusServiceUnavailable, "", "the resource is be
 
 // Delete removes the user (RFC 7644 §3.6), freeing its userName.
 func (s *Service) Delete(ctx context.Context, tenant, id string, ifMatch *scim.Precondition) error {
-	if !validID(id) {
+	if !rmw.ValidID(id) {
 		return scim.ErrNotFound
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
+	_, err := rmw.Retry(ctx, ifMatch, maxAttempts, errBusy, func() (struct{}, error) {
 		cur, err := s.store.Get(ctx, tenant, id)
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
 		if err := ifMatch.Check(cur.Meta.Version); err != nil {
-			return err
+			return struct{}{}, err
 		}
-		err = s.store.Delete(ctx, tenant, cur)
-		if errors.Is(err, scim.ErrConflict) {
-			if ifMatch.Pinned() {
-				return scim.ErrPrecondition
-			}
-			if err := backoff.Wait(ctx, attempt, time.Millisecond, 6); err != nil {
-				return err
-			}
-			continue
-		}
-		return err
-	}
-	return errBusy
+		return struct{}{}, s.store.Delete(ctx, tenant, cur)
+	})
+	return err
 }

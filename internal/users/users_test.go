@@ -32,7 +32,7 @@ func TestConcurrentPatchLosesNothing(t *testing.T) {
 				"schemas": []any{scim.PatchOpURN},
 				"Operations": []any{map[string]any{"op": "add", "path": "emails",
 					"value": []any{map[string]any{"value": fmt.Sprintf("e%d@x.io", i), "type": "other"}}}},
-			}, nil)
+			}, nil, nil)
 		}()
 	}
 	wg.Wait()
@@ -41,7 +41,7 @@ func TestConcurrentPatchLosesNothing(t *testing.T) {
 			t.Errorf("patch %d: %v", i, err)
 		}
 	}
-	got, err := svc.Get(ctx, "t", u.ID)
+	got, err := svc.Get(ctx, "t", u.ID, scim.Projection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestIfMatch(t *testing.T) {
 	if err := svc.Delete(ctx, "t", u.ID, scim.ParseETags(`"1", W/"7"`)); !errors.Is(err, scim.ErrPrecondition) {
 		t.Errorf("DELETE with stale ETags: err = %v, want 412", err)
 	}
-	got, _ := svc.Get(ctx, "t", u.ID)
+	got, _ := svc.Get(ctx, "t", u.ID, scim.Projection{})
 	if got.Attrs["displayName"] != "A" || got.Meta.Version != 2 {
 		t.Errorf("after failed preconditions: %v v%d", got.Attrs["displayName"], got.Meta.Version)
 	}

@@ -112,13 +112,13 @@ func TestReader(t *testing.T) {
 	}
 	renamed := all[0]
 	if _, err := svc.Patch(ctx, "acme", renamed, map[string]any{"schemas": []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
-		"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "renamed@example.com"}}}, nil); err != nil {
+		"Operations": []any{map[string]any{"op": "replace", "path": "userName", "value": "renamed@example.com"}}}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	other := create(t, svc, "other", "jane.doe@example.com", nil)
 
 	t.Run("by id and by userName", func(t *testing.T) {
-		stored, err := svc.Get(ctx, "acme", jane)
+		stored, err := svc.Get(ctx, "acme", jane, scim.Projection{})
 		if err != nil {
 			t.Fatal(err)
 		}

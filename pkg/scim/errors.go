@@ -72,11 +72,12 @@ var (
 	ErrConflict = errors.New("scim: concurrent modification")
 )
 
-// AsError returns err as an *Error when it is one (or wraps one).
+// AsError returns err as an *Error when it is one (or wraps one), and the
+// SCIM form of a *MemberError (UnknownMember).
 func AsError(err error) (*Error, bool) {
 	var e *Error
 	if errors.As(err, &e) {
 		return e, true
 	}
-	return nil, false
+	return asMemberError(err)
 }

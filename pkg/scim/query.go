@@ -21,6 +21,11 @@ type ListQuery struct {
 	// Cursor selects cursor paging (RFC 9865) when not nil; "" asks for the
 	// first page.
 	Cursor *string
+	// Attributes and ExcludedAttributes are the request's projection
+	// parameters (RFC 7644 §3.4.2.5), as sent: each resource type resolves
+	// them against its own schemas (ParseProjection), so that a service can
+	// skip reading what the response will not show (a group's members).
+	Attributes, ExcludedAttributes string
 }
 
 // ListResult is one page of a list.

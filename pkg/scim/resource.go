@@ -23,6 +23,11 @@ type Resource struct {
 	// PasswordHash is the salted hash of the write-only password attribute,
 	// or "". It is stored, never returned.
 	PasswordHash string
+	// Groups holds, for a user, the ids of the groups it is a direct member
+	// of, sorted (RFC 7643 §4.1.2 "groups", readOnly). It is derived from
+	// the memberships: the UserStore fills it on every read and ignores it
+	// on writes; it is never in Attrs.
+	Groups []string
 }
 
 // Meta is the server-maintained metadata of a resource (RFC 7643 §3.1).

@@ -51,7 +51,7 @@ func TestAWSSampleEvent(t *testing.T) {
 	}
 
 	db, table := dynamotest.Table(t)
-	h := gateway.New(http.MethodGet, gateway.Resources(dynamo.NewUserStore(db, table)))
+	h := gateway.New(http.MethodGet, gateway.Resources(dynamo.NewUserStore(db, table), dynamo.NewGroupStore(db, table)))
 	resp, err := h(context.Background(), ev)
 	if err != nil {
 		t.Fatalf("handler error %v, want a SCIM error response", err)

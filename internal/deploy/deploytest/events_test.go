@@ -32,16 +32,20 @@ type expectation struct {
 	Scenario  string `json:"scenario"`
 	Status    int    `json:"status,omitempty"`
 	CaptureID bool   `json:"captureId,omitempty"`
-	Result    string `json:"result,omitempty"`
-	Tenant    string `json:"tenant,omitempty"`
-	KeyID     string `json:"keyId,omitempty"`
-	Note      string `json:"note,omitempty"`
+	// CaptureGroupID marks a group create, whose id replaces
+	// placeholderGroupId in the scenario's later events.
+	CaptureGroupID bool   `json:"captureGroupId,omitempty"`
+	Result         string `json:"result,omitempty"`
+	Tenant         string `json:"tenant,omitempty"`
+	KeyID          string `json:"keyId,omitempty"`
+	Note           string `json:"note,omitempty"`
 }
 
 // manifest is events/expected.json.
 type manifest struct {
-	PlaceholderID string        `json:"placeholderId"`
-	Events        []expectation `json:"events"`
+	PlaceholderID      string        `json:"placeholderId"`
+	PlaceholderGroupID string        `json:"placeholderGroupId"`
+	Events             []expectation `json:"events"`
 }
 
 func repoRoot(t testing.TB) string {
@@ -172,8 +176,10 @@ func TestEventFilesListed(t *testing.T) {
 	for f := range listed {
 		t.Errorf("events/expected.json lists %s, which does not exist", f)
 	}
-	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(m.PlaceholderID) {
-		t.Errorf("placeholderId %q is not a UUID", m.PlaceholderID)
+	for _, id := range []string{m.PlaceholderID, m.PlaceholderGroupID} {
+		if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`).MatchString(id) || m.PlaceholderID == m.PlaceholderGroupID {
+			t.Errorf("placeholderId %q and placeholderGroupId %q must be two UUIDs", m.PlaceholderID, m.PlaceholderGroupID)
+		}
 	}
 }
 
@@ -307,14 +313,14 @@ func sameValues(single map[string]string, multi map[string][]string) bool {
 }
 
 // TestScenarioOrder checks what the replay relies on: in a scenario that
-// uses the placeholder id, a create that captures the id comes before the
-// first event that uses it.
+// uses a placeholder id (a user's, a group's), a create that captures that
+// id comes before the first event that uses it.
 func TestScenarioOrder(t *testing.T) {
 	root, m := loadManifest(t)
 	names, by := scenarios(m)
 	sort.Strings(names)
 	for _, name := range names {
-		captured := false
+		captured := map[string]bool{}
 		for _, e := range by[name] {
 			if e.Type != typeProxy {
 				continue
@@ -323,16 +329,18 @@ func TestScenarioOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			uses := bytes.Contains(data, []byte(m.PlaceholderID))
-			if uses && !captured {
-				t.Errorf("%s uses the placeholder id before any create in scenario %s captured one", e.File, name)
-			}
-			if e.CaptureID {
-				if e.Status != http.StatusCreated {
-					t.Errorf("%s captures an id but expects %d, not 201", e.File, e.Status)
+			for _, ph := range []string{m.PlaceholderID, m.PlaceholderGroupID} {
+				if bytes.Contains(data, []byte(ph)) && !captured[ph] {
+					t.Errorf("%s uses the placeholder id %s before any create in scenario %s captured one", e.File, ph, name)
 				}
-				captured = true
 			}
+			if e.CaptureID || e.CaptureGroupID {
+				if e.Status != http.StatusCreated || (e.CaptureID && e.CaptureGroupID) {
+					t.Errorf("%s captures an id but expects %d, not 201 (or captures both kinds)", e.File, e.Status)
+				}
+			}
+			captured[m.PlaceholderID] = captured[m.PlaceholderID] || e.CaptureID
+			captured[m.PlaceholderGroupID] = captured[m.PlaceholderGroupID] || e.CaptureGroupID
 		}
 	}
 }

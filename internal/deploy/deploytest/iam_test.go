@@ -140,7 +140,7 @@ func TestPoliciesCoverWhatTheFunctionsDo(t *testing.T) {
 	for fn, method := range gateway.Functions {
 		rec := &actionRecorder{actions: map[string]bool{}}
 		recorders[fn] = rec
-		handlers[fn] = gateway.New(method, gateway.Resources(dynamo.NewUserStore(recordingClient(db, table, rec), table)))
+		handlers[fn] = gateway.New(method, gateway.Resources(dynamo.NewUserStore(recordingClient(db, table, rec), table), dynamo.NewGroupStore(recordingClient(db, table, rec), table)))
 	}
 	names, by := scenarios(m)
 	for _, name := range names {
@@ -148,7 +148,7 @@ func TestPoliciesCoverWhatTheFunctionsDo(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			runScenario(t, root, m.PlaceholderID, by[name], proxyInvoker(handlers))
+			runScenario(t, root, m, by[name], proxyInvoker(handlers))
 		})
 	}
 

@@ -54,7 +54,7 @@ func TestReplayInProcess(t *testing.T) {
 				store := keys.NewMemory()
 				seedKeys(t, root, steps, store)
 				h := authorizer.New(store)
-				runScenario(t, root, m.PlaceholderID, steps, func(t *testing.T, _ string, event []byte) []byte {
+				runScenario(t, root, m, steps, func(t *testing.T, _ string, event []byte) []byte {
 					var ev events.APIGatewayCustomAuthorizerRequest
 					if err := unmarshalStrict(event, &ev); err != nil {
 						t.Fatal(err)
@@ -80,7 +80,7 @@ func TestReplayInProcess(t *testing.T) {
 				}
 				handlers[fn] = h
 			}
-			runScenario(t, root, m.PlaceholderID, steps, proxyInvoker(handlers))
+			runScenario(t, root, m, steps, proxyInvoker(handlers))
 		})
 	}
 }
@@ -149,18 +149,19 @@ func seedKeys(t *testing.T, root string, steps []expectation, store keys.Store) 
 }
 
 // runScenario sends a scenario's events in order through invoke and checks
-// each result against expected.json. The id a create returns replaces the
-// placeholder id in every later event of the scenario.
-func runScenario(t *testing.T, root, placeholder string, steps []expectation, invoke invoker) {
+// each result against expected.json. The id a user create returns replaces
+// the placeholder id, the id a group create returns the placeholder group
+// id, in every later event of the scenario.
+func runScenario(t *testing.T, root string, m manifest, steps []expectation, invoke invoker) {
 	t.Helper()
-	id := ""
+	ids := map[string]string{} // placeholder → id
 	for _, e := range steps {
 		raw, err := os.ReadFile(filepath.Join(root, "events", filepath.FromSlash(e.File)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if id != "" {
-			raw = bytes.ReplaceAll(raw, []byte(placeholder), []byte(id))
+		for ph, id := range ids {
+			raw = bytes.ReplaceAll(raw, []byte(ph), []byte(id))
 		}
 		out := invoke(t, e.Function, raw)
 		switch e.Type {
@@ -168,7 +169,11 @@ func runScenario(t *testing.T, root, placeholder string, steps []expectation, in
 			checkAuthorizerResult(t, e, raw, out)
 		case typeProxy:
 			if got := checkProxyResult(t, e, out); got != "" {
-				id = got
+				if e.CaptureGroupID {
+					ids[m.PlaceholderGroupID] = got
+				} else {
+					ids[m.PlaceholderID] = got
+				}
 			}
 		}
 	}
@@ -264,13 +269,17 @@ func checkProxyResult(t *testing.T, e expectation, out []byte) (id string) {
 			t.Errorf("%s: error body %s is not a SCIM error with status %q", e.File, resp.Body, strconv.Itoa(resp.StatusCode))
 		}
 	}
-	if !e.CaptureID {
+	if !e.CaptureID && !e.CaptureGroupID {
 		return ""
 	}
 	if body.ID == "" {
 		t.Fatalf("%s: the create returned no id: %s", e.File, resp.Body)
 	}
-	wantLoc := "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/scim/v2/Users/" + body.ID
+	endpoint := "/Users/"
+	if e.CaptureGroupID {
+		endpoint = "/Groups/"
+	}
+	wantLoc := "https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/scim/v2" + endpoint + body.ID
 	if body.Meta.Location != wantLoc || header("Location") != wantLoc {
 		t.Errorf("%s: meta.location %q, Location %q; want both %q", e.File, body.Meta.Location, header("Location"), wantLoc)
 	}

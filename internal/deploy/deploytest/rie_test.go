@@ -241,7 +241,7 @@ func TestReplayUnderEmulator(t *testing.T) {
 
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			runScenario(t, root, m.PlaceholderID, by[name], func(t *testing.T, function string, event []byte) []byte {
+			runScenario(t, root, m, by[name], func(t *testing.T, function string, event []byte) []byte {
 				e, ok := emulators[function]
 				if !ok {
 					t.Fatalf("no emulator for %s", function)

@@ -213,8 +213,14 @@ func TestMigrateSingleSecret(t *testing.T) {
 			if tenant, err := allow(t, h, nk); err != nil || tenant != "new" {
 				t.Fatalf("new key: %q, %v", tenant, err)
 			}
-			root, _ := st.Load(ctx)
-			raw, _ := b.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})
+			root, err := st.Load(ctx)
+			if err != nil {
+				t.Fatalf("loading the root after migration: %v", err)
+			}
+			raw, err := b.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String("AWSCURRENT")})
+			if err != nil {
+				t.Fatalf("reading the root secret: %v", err)
+			}
 			if root.Version != keys.FormatVersion || root.Shards != 1 || len(root.Keys) != 260 || len(aws.ToString(raw.SecretString)) >= len(v1) {
 				t.Fatalf("root after migration: version %d, %d shards, %d keys, %d bytes (was %d)", root.Version, root.Shards, len(root.Keys), len(aws.ToString(raw.SecretString)), len(v1))
 			}

@@ -21,6 +21,7 @@ type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -87,7 +88,7 @@ func (k kind) resourceItem(tenant string, r *scim.Resource) (map[string]types.At
 		return nil, fmt.Errorf("dynamo: encoding %s: %w", k.resourceType, err)
 	}
 	rec := k.record(r)
-	if err := store.CheckLimits(doc, rec.name, rec.externalID, rec.id); err != nil {
+	if err := store.CheckLimits(doc, k.nameAttr, rec.name, rec.externalID, rec.id); err != nil {
 		return nil, err
 	}
 	item := key(tenant, k.itemKey(rec.name))
@@ -208,21 +209,31 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 	return err
 }
 
+// removeItems is how many items of a transaction remove writes itself.
+const removeItems = 5
+
 // remove deletes, in one transaction, the resource item (conditioned on
-// r's id and version), its id pointer and externalId pointer, one less in
-// its bucket counter, and what more adds. It also writes the resource's
-// tombstone (version r.version+1, expiring after tombstoneTTL): on the
-// stream, the removal of a resource item alone cannot tell a delete from a
-// rename, the tombstone's insert can (stream.go).
-func (t *table) remove(ctx context.Context, k kind, tenant string, r record, more func(*tx)) error {
+// r's id and version), its id pointer (conditioned on pointing at the item
+// and on ptrCond, if not nil, which failing is ptrFail), its externalId
+// pointer, one less in its bucket counter, and what more adds. It also
+// writes the resource's tombstone (version r.version+1, expiring after
+// tombstoneTTL): on the stream, the removal of a resource item alone cannot
+// tell a delete from a rename, the tombstone's insert can (stream.go). So a
+// removal takes removeItems items of a transaction before what more adds.
+func (t *table) remove(ctx context.Context, k kind, tenant string, r record, ptrCond *condition, ptrFail error, more func(*tx)) error {
 	sk := k.itemKey(r.name)
 	x := t.tx()
 	x.delete(tenant, sk, versionIs(r.id, r.version), errStale)
-	x.delete(tenant, k.idKey(r.id), &condition{
+	cond := &condition{
 		text:   "#r = :r",
 		names:  map[string]string{"#r": attrRef},
 		values: map[string]types.AttributeValue{":r": s(sk)},
-	}, errStale)
+	}
+	onFail := errStale
+	if ptrCond != nil {
+		cond, onFail = cond.and(ptrCond), ptrFail
+	}
+	x.delete(tenant, k.idKey(r.id), cond, onFail)
 	x.count(k, tenant, k.bucketOf(sk), -1)
 	if r.externalID != "" {
 		x.deleteExt(k, tenant, r.externalID, r.id)
@@ -260,29 +271,40 @@ func (t *table) getItem(ctx context.Context, tenant, sk string) (map[string]type
 }
 
 // byID reads the id pointer, then the resource item, both strongly
-// consistent. A rename between the two reads moves the item; the pointer is
-// then read again. A pointer to anything but an item of the kind holding
-// that id is scim.ErrNotFound.
-func (t *table) byID(ctx context.Context, k kind, tenant, id string) (map[string]types.AttributeValue, error) {
+// consistent, and returns both. A rename between the two reads moves the
+// item; the pointer is then read again. A pointer to anything but an item
+// of the kind holding that id is scim.ErrNotFound.
+func (t *table) byID(ctx context.Context, k kind, tenant, id string) (ptr, item map[string]types.AttributeValue, err error) {
+	if !validID(id) {
+		return nil, nil, scim.ErrNotFound
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ptr, err := t.getItem(ctx, tenant, k.idKey(id))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ref := str(ptr, attrRef)
 		if !strings.HasPrefix(ref, k.itemPrefix()) {
-			return nil, scim.ErrNotFound
+			return nil, nil, scim.ErrNotFound
 		}
 		item, err := t.getItem(ctx, tenant, ref)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if item != nil && str(item, attrID) == id {
-			return item, nil
+			return ptr, item, nil
 		}
 	}
-	return nil, scim.ErrNotFound
+	return nil, nil, scim.ErrNotFound
 }
+
+// maxIDBytes bounds the ids looked up: a longer one cannot be in a key (a
+// sort key holds at most 1,024 bytes), so it names nothing, and asking
+// DynamoDB would be a validation error instead of a not-found.
+const maxIDBytes = 512
+
+// validID reports whether id can be the id of a stored resource.
+func validID(id string) bool { return id != "" && len(id) <= maxIDBytes }
 
 // byName reads the resource item named name, or scim.ErrNotFound.
 func (t *table) byName(ctx context.Context, k kind, tenant, name string) (map[string]types.AttributeValue, error) {
@@ -299,7 +321,7 @@ func (t *table) byName(ctx context.Context, k kind, tenant, name string) (map[st
 // byExternalID queries the externalId pointers of externalID (one Query on
 // a key prefix, in id order) and reads each resource by id; the resources
 // of a pointer that is stale by the time of the read are left out.
-func (t *table) byExternalID(ctx context.Context, k kind, tenant, externalID string, decode decoder) ([]*scim.Resource, error) {
+func (t *table) byExternalID(ctx context.Context, k kind, tenant, externalID string, decode ptrDecoder) ([]*scim.Resource, error) {
 	out := []*scim.Resource{}
 	if externalID == "" {
 		return out, nil
@@ -315,14 +337,14 @@ func (t *table) byExternalID(ctx context.Context, k kind, tenant, externalID str
 		return nil, err
 	}
 	for _, id := range ids {
-		item, err := t.byID(ctx, k, tenant, id)
+		ptr, item, err := t.byID(ctx, k, tenant, id)
 		if errors.Is(err, scim.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		r, err := decode(item)
+		r, err := decode(ptr, item)
 		if err != nil {
 			return nil, err
 		}
@@ -335,3 +357,6 @@ func (t *table) byExternalID(ctx context.Context, k kind, tenant, externalID str
 
 // decoder turns a resource item of one kind into a resource.
 type decoder func(map[string]types.AttributeValue) (*scim.Resource, error)
+
+// ptrDecoder turns a resource item and its id pointer into a resource.
+type ptrDecoder func(ptr, item map[string]types.AttributeValue) (*scim.Resource, error)

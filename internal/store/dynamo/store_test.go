@@ -26,6 +26,15 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) scim.UserStore { return dynamotest.Store(t) })
 }
 
+// The DynamoDB group store meets the group contract on DynamoDB Local.
+func TestGroupContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunGroups(t, func(t *testing.T) storetest.Stores {
+		users, groups := dynamotest.Stores(t)
+		return storetest.Stores{Users: users, Groups: groups}
+	})
+}
+
 // items returns the tenant's items by sort key.
 func items(t *testing.T, db *dynamodb.Client, table, tenant string) map[string]map[string]types.AttributeValue {
 	t.Helper()

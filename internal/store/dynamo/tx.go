@@ -157,6 +157,22 @@ func (c *condition) expr() (*string, map[string]string, map[string]types.Attribu
 	return aws.String(c.text), c.names, c.values
 }
 
+// and returns the condition that both c and d hold; their placeholders
+// must not clash.
+func (c *condition) and(d *condition) *condition {
+	out := &condition{text: "(" + c.text + ") AND (" + d.text + ")",
+		names: map[string]string{}, values: map[string]types.AttributeValue{}}
+	for _, src := range []*condition{c, d} {
+		for k, v := range src.names {
+			out.names[k] = v
+		}
+		for k, v := range src.values {
+			out.values[k] = v
+		}
+	}
+	return out
+}
+
 func (c *condition) applyPut(p *types.Put) {
 	if c != nil {
 		p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues = c.expr()

@@ -1,7 +1,8 @@
-// Package memory is an in-process scim.UserStore with the semantics of
-// internal/store/dynamo: uniqueness of the folded userName, versions,
-// atomic renames, the same listing order (so positions and cursors behave
-// the same), tenant isolation and the same size limits. It keeps nothing
+// Package memory is an in-process scim.UserStore and scim.GroupStore with
+// the semantics of internal/store/dynamo: uniqueness of the folded userName
+// and displayName, versions, atomic renames, the same listing order (so
+// positions and cursors behave the same), memberships only of the tenant's
+// users, tenant isolation and the same size limits. It keeps nothing
 // across restarts and is meant for tests of the logic above the store;
 // internal/store/storetest runs the same contract against both stores.
 package memory
@@ -11,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -22,7 +24,7 @@ import (
 )
 
 // UserStore keeps users in memory. It is safe for concurrent use; the zero
-// value is not, use New.
+// value is not, use New. NewGroupStore gives the groups beside its users.
 type UserStore struct {
 	mu      sync.RWMutex
 	tenants map[string]*tenant
@@ -33,17 +35,89 @@ var _ scim.UserStore = (*UserStore)(nil)
 // New returns an empty UserStore.
 func New() *UserStore { return &UserStore{tenants: map[string]*tenant{}} }
 
-// tenant holds one tenant's users.
+// kind is what differs between the resource types in memory.
+type kind struct {
+	resourceType, nameAttr string
+}
+
+var (
+	users  = kind{resourceType: "User", nameAttr: "userName"}
+	groups = kind{resourceType: "Group", nameAttr: "displayName"}
+)
+
+// tenant holds one tenant's users, groups and memberships.
 type tenant struct {
-	byKey map[string]*user // by store.ListingKey(userName)
-	byID  map[string]*user
+	users, groups *collection
+	// members maps a group id to its members' ids and displays; memberOf
+	// maps a user id to the ids of its groups. They always agree.
+	members  map[string]map[string]string
+	memberOf map[string]map[string]struct{}
+}
+
+func newTenant() *tenant {
+	return &tenant{users: newCollection(), groups: newCollection(),
+		members: map[string]map[string]string{}, memberOf: map[string]map[string]struct{}{}}
+}
+
+// groupsOf returns the sorted ids of the groups of the user id.
+func (t *tenant) groupsOf(id string) []string {
+	if t == nil || len(t.memberOf[id]) == 0 {
+		return []string{}
+	}
+	return slices.Sorted(maps.Keys(t.memberOf[id]))
+}
+
+// join makes the user a member of the group (a no-op if it is one).
+func (t *tenant) join(groupID, userID, display string) {
+	m := t.members[groupID]
+	if m == nil {
+		m = map[string]string{}
+		t.members[groupID] = m
+	}
+	if _, ok := m[userID]; ok {
+		return
+	}
+	m[userID] = display
+	g := t.memberOf[userID]
+	if g == nil {
+		g = map[string]struct{}{}
+		t.memberOf[userID] = g
+	}
+	g[groupID] = struct{}{}
+}
+
+// leave ends the membership of the user in the group, if any.
+func (t *tenant) leave(groupID, userID string) {
+	if m := t.members[groupID]; m != nil {
+		delete(m, userID)
+		if len(m) == 0 {
+			delete(t.members, groupID)
+		}
+	}
+	if g := t.memberOf[userID]; g != nil {
+		delete(g, groupID)
+		if len(g) == 0 {
+			delete(t.memberOf, userID)
+		}
+	}
+}
+
+// collection holds one tenant's resources of one type.
+type collection struct {
+	byKey map[string]*item // by store.ListingKey(name)
+	byID  map[string]*item
 	keys  []string                       // the listing keys, sorted: the listing order
 	ext   map[string]map[string]struct{} // externalId → ids
 }
 
-// user is a stored user. It is never changed once stored (a write stores a
-// new one), so readers may hold it without the lock.
-type user struct {
+func newCollection() *collection {
+	return &collection{byKey: map[string]*item{}, byID: map[string]*item{}, ext: map[string]map[string]struct{}{}}
+}
+
+// item is a stored resource. It is never changed once stored (a write
+// stores a new one), so readers may hold it without the lock.
+type item struct {
+	k                   kind
 	id, key, externalID string
 	version             int64
 	created, modified   time.Time
@@ -51,46 +125,56 @@ type user struct {
 	password            string
 }
 
-// encode copies r into a stored user. The attributes go through JSON, as
+// encode copies r into a stored item. The attributes go through JSON, as
 // in DynamoDB, so what comes back has the same types (numbers as float64)
 // and shares nothing with r; times keep what scim.FormatTime keeps.
-func encode(r *scim.Resource) (*user, error) {
-	doc, err := json.Marshal(r.Attrs)
+func (k kind) encode(r *scim.Resource) (*item, error) {
+	attrs := r.Attrs
+	if _, ok := attrs["members"]; ok && k == groups {
+		attrs = maps.Clone(attrs) // members are kept apart, never in a group's attributes
+		delete(attrs, "members")
+	}
+	doc, err := json.Marshal(attrs)
 	if err != nil {
-		return nil, fmt.Errorf("memory: encoding user: %w", err)
+		return nil, fmt.Errorf("memory: encoding %s: %w", k.resourceType, err)
 	}
-	if err := store.CheckLimits(doc, r.UserName(), r.ExternalID(), r.ID); err != nil {
+	name, _ := r.Attrs[k.nameAttr].(string)
+	if err := store.CheckLimits(doc, k.nameAttr, name, r.ExternalID(), r.ID); err != nil {
 		return nil, err
 	}
-	u := &user{id: r.ID, key: store.ListingKey(r.UserName()), externalID: r.ExternalID(),
+	it := &item{k: k, id: r.ID, key: store.ListingKey(name), externalID: r.ExternalID(),
 		version: r.Meta.Version, doc: doc, password: r.PasswordHash}
-	if u.created, err = roundTime(r.Meta.Created); err != nil {
+	if it.created, err = roundTime(r.Meta.Created); err != nil {
 		return nil, err
 	}
-	if u.modified, err = roundTime(r.Meta.LastModified); err != nil {
+	if it.modified, err = roundTime(r.Meta.LastModified); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return it, nil
 }
 
 func roundTime(t time.Time) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, scim.FormatTime(t))
 }
 
-// decode returns a fresh resource of a stored user.
-func (u *user) decode() (*scim.Resource, error) {
-	r := &scim.Resource{ID: u.id, PasswordHash: u.password,
-		Meta: scim.Meta{ResourceType: "User", Created: u.created, LastModified: u.modified, Version: u.version}}
-	if err := json.Unmarshal(u.doc, &r.Attrs); err != nil {
-		return nil, fmt.Errorf("memory: decoding user %s: %w", u.id, err)
+// decode returns a fresh resource of a stored item; a user's Groups come
+// from the tenant t, which the caller holds locked.
+func (it *item) decode(t *tenant) (*scim.Resource, error) {
+	r := &scim.Resource{ID: it.id, PasswordHash: it.password,
+		Meta: scim.Meta{ResourceType: it.k.resourceType, Created: it.created, LastModified: it.modified, Version: it.version}}
+	if err := json.Unmarshal(it.doc, &r.Attrs); err != nil {
+		return nil, fmt.Errorf("memory: decoding %s %s: %w", it.k.resourceType, it.id, err)
+	}
+	if it.k == users {
+		r.Groups = t.groupsOf(it.id)
 	}
 	return r, nil
 }
 
-func decodeAll(us []*user) ([]*scim.Resource, error) {
-	out := make([]*scim.Resource, 0, len(us))
-	for _, u := range us {
-		r, err := u.decode()
+func decodeAll(t *tenant, its []*item) ([]*scim.Resource, error) {
+	out := make([]*scim.Resource, 0, len(its))
+	for _, it := range its {
+		r, err := it.decode(t)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +183,7 @@ func decodeAll(us []*user) ([]*scim.Resource, error) {
 	return out, nil
 }
 
-// read returns the tenant (nil when it has no users yet) under the read
+// read returns the tenant (nil when it has nothing yet) under the read
 // lock, which the caller releases with st.mu.RUnlock.
 func (st *UserStore) read(ctx context.Context, name string) (*tenant, error) {
 	if err := ctx.Err(); err != nil {
@@ -118,40 +202,52 @@ func (st *UserStore) write(ctx context.Context, name string) (*tenant, error) {
 	st.mu.Lock()
 	t := st.tenants[name]
 	if t == nil {
-		t = &tenant{byKey: map[string]*user{}, byID: map[string]*user{}, ext: map[string]map[string]struct{}{}}
+		t = newTenant()
 		st.tenants[name] = t
 	}
 	return t, nil
 }
 
-// put stores u, which must not hold another user's key or id.
-func (t *tenant) put(u *user) {
-	t.byKey[u.key] = u
-	t.byID[u.id] = u
-	if i, found := slices.BinarySearch(t.keys, u.key); !found {
-		t.keys = slices.Insert(t.keys, i, u.key)
-	}
-	if u.externalID != "" {
-		ids := t.ext[u.externalID]
-		if ids == nil {
-			ids = map[string]struct{}{}
-			t.ext[u.externalID] = ids
-		}
-		ids[u.id] = struct{}{}
+// coll returns the tenant's collection of kind k, or nil.
+func (t *tenant) coll(k kind) *collection {
+	switch {
+	case t == nil:
+		return nil
+	case k == groups:
+		return t.groups
+	default:
+		return t.users
 	}
 }
 
-// remove drops u.
-func (t *tenant) remove(u *user) {
-	delete(t.byKey, u.key)
-	delete(t.byID, u.id)
-	if i, found := slices.BinarySearch(t.keys, u.key); found {
-		t.keys = slices.Delete(t.keys, i, i+1)
+// put stores it, which must not hold another resource's key or id.
+func (c *collection) put(it *item) {
+	c.byKey[it.key] = it
+	c.byID[it.id] = it
+	if i, found := slices.BinarySearch(c.keys, it.key); !found {
+		c.keys = slices.Insert(c.keys, i, it.key)
 	}
-	if ids := t.ext[u.externalID]; ids != nil {
-		delete(ids, u.id)
+	if it.externalID != "" {
+		ids := c.ext[it.externalID]
+		if ids == nil {
+			ids = map[string]struct{}{}
+			c.ext[it.externalID] = ids
+		}
+		ids[it.id] = struct{}{}
+	}
+}
+
+// remove drops it.
+func (c *collection) remove(it *item) {
+	delete(c.byKey, it.key)
+	delete(c.byID, it.id)
+	if i, found := slices.BinarySearch(c.keys, it.key); found {
+		c.keys = slices.Delete(c.keys, i, i+1)
+	}
+	if ids := c.ext[it.externalID]; ids != nil {
+		delete(ids, it.id)
 		if len(ids) == 0 {
-			delete(t.ext, u.externalID)
+			delete(c.ext, it.externalID)
 		}
 	}
 }
@@ -159,9 +255,45 @@ func (t *tenant) remove(u *user) {
 // errIDCollision is a create whose id is taken (a bug of the caller).
 var errIDCollision = errors.New("memory: id collision on create")
 
+// create stores it in c. A name taken after folding is scim.ErrUniqueness.
+func (c *collection) create(it *item) error {
+	if c.byKey[it.key] != nil {
+		return scim.ErrUniqueness
+	}
+	if c.byID[it.id] != nil {
+		return errIDCollision
+	}
+	c.put(it)
+	return nil
+}
+
+// current returns the stored item of prev if it is still at prev's
+// version: scim.ErrNotFound when it is gone, scim.ErrConflict when it moved.
+func (c *collection) current(prev *scim.Resource) (*item, error) {
+	cur := c.byID[prev.ID]
+	switch {
+	case cur == nil:
+		return nil, scim.ErrNotFound
+	case cur.version != prev.Meta.Version:
+		return nil, scim.ErrConflict
+	}
+	return cur, nil
+}
+
+// replace stores next in place of cur, moving the name claim and the
+// externalId in the same step.
+func (c *collection) replace(cur, next *item) error {
+	if other := c.byKey[next.key]; other != nil && other != cur {
+		return scim.ErrUniqueness
+	}
+	c.remove(cur)
+	c.put(next)
+	return nil
+}
+
 // Create stores r. A userName taken after folding is scim.ErrUniqueness.
 func (st *UserStore) Create(ctx context.Context, tenant string, r *scim.Resource) error {
-	u, err := encode(r)
+	it, err := users.encode(r)
 	if err != nil {
 		return err
 	}
@@ -170,72 +302,77 @@ func (st *UserStore) Create(ctx context.Context, tenant string, r *scim.Resource
 		return err
 	}
 	defer st.mu.Unlock()
-	if t.byKey[u.key] != nil {
-		return scim.ErrUniqueness
-	}
-	if t.byID[u.id] != nil {
-		return errIDCollision
-	}
-	t.put(u)
-	return nil
+	return t.users.create(it)
 }
 
-// Get returns the user with id, or scim.ErrNotFound.
-func (st *UserStore) Get(ctx context.Context, tenant, id string) (*scim.Resource, error) {
+// getByID returns the resource of kind k with id, or scim.ErrNotFound.
+func (st *UserStore) getByID(ctx context.Context, k kind, tenant, id string) (*scim.Resource, error) {
 	t, err := st.read(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	var u *user
-	if t != nil {
-		u = t.byID[id]
+	defer st.mu.RUnlock()
+	if c := t.coll(k); c != nil {
+		if it := c.byID[id]; it != nil {
+			return it.decode(t)
+		}
 	}
-	st.mu.RUnlock()
-	if u == nil {
-		return nil, scim.ErrNotFound
+	return nil, scim.ErrNotFound
+}
+
+// getByName returns the resource of kind k whose folded name is name's.
+func (st *UserStore) getByName(ctx context.Context, k kind, tenant, name string) (*scim.Resource, error) {
+	t, err := st.read(ctx, tenant)
+	if err != nil {
+		return nil, err
 	}
-	return u.decode()
+	defer st.mu.RUnlock()
+	if c := t.coll(k); c != nil {
+		if it := c.byKey[store.ListingKey(name)]; it != nil {
+			return it.decode(t)
+		}
+	}
+	return nil, scim.ErrNotFound
+}
+
+// getByExternalID returns the resources of kind k whose externalId is
+// exactly externalID, in id order (the order of dynamo's pointers).
+func (st *UserStore) getByExternalID(ctx context.Context, k kind, tenant, externalID string) ([]*scim.Resource, error) {
+	t, err := st.read(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer st.mu.RUnlock()
+	var its []*item
+	if c := t.coll(k); c != nil && externalID != "" {
+		for id := range c.ext[externalID] {
+			its = append(its, c.byID[id])
+		}
+	}
+	sort.Slice(its, func(i, j int) bool { return its[i].id < its[j].id })
+	return decodeAll(t, its)
+}
+
+// Get returns the user with id, with its groups, or scim.ErrNotFound.
+func (st *UserStore) Get(ctx context.Context, tenant, id string) (*scim.Resource, error) {
+	return st.getByID(ctx, users, tenant, id)
 }
 
 // GetByUserName returns the user whose folded userName is userName's.
 func (st *UserStore) GetByUserName(ctx context.Context, tenant, userName string) (*scim.Resource, error) {
-	t, err := st.read(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	var u *user
-	if t != nil {
-		u = t.byKey[store.ListingKey(userName)]
-	}
-	st.mu.RUnlock()
-	if u == nil {
-		return nil, scim.ErrNotFound
-	}
-	return u.decode()
+	return st.getByName(ctx, users, tenant, userName)
 }
 
 // GetByExternalID returns the users whose externalId is exactly
 // externalID, in id order (the order of dynamo's pointers).
 func (st *UserStore) GetByExternalID(ctx context.Context, tenant, externalID string) ([]*scim.Resource, error) {
-	t, err := st.read(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	var us []*user
-	if t != nil && externalID != "" {
-		for id := range t.ext[externalID] {
-			us = append(us, t.byID[id])
-		}
-	}
-	st.mu.RUnlock()
-	sort.Slice(us, func(i, j int) bool { return us[i].id < us[j].id })
-	return decodeAll(us)
+	return st.getByExternalID(ctx, users, tenant, externalID)
 }
 
 // Replace stores next in place of prev if the stored version is still
 // prev's, moving the name claim and the externalId in the same step.
 func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *scim.Resource) error {
-	u, err := encode(next)
+	it, err := users.encode(next)
 	if err != nil {
 		return err
 	}
@@ -244,65 +381,57 @@ func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *sci
 		return err
 	}
 	defer st.mu.Unlock()
-	cur := t.byID[prev.ID]
-	switch {
-	case cur == nil:
-		return scim.ErrNotFound
-	case cur.version != prev.Meta.Version:
-		return scim.ErrConflict
+	cur, err := t.users.current(prev)
+	if err != nil {
+		return err
 	}
-	if other := t.byKey[u.key]; other != nil && other != cur {
-		return scim.ErrUniqueness
-	}
-	t.remove(cur)
-	t.put(u)
-	return nil
+	return t.users.replace(cur, it)
 }
 
-// Delete removes r if the stored version is still r's.
+// Delete removes r and its memberships if the stored version is still r's.
 func (st *UserStore) Delete(ctx context.Context, tenant string, r *scim.Resource) error {
 	t, err := st.write(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	defer st.mu.Unlock()
-	cur := t.byID[r.ID]
-	switch {
-	case cur == nil:
-		return scim.ErrNotFound
-	case cur.version != r.Meta.Version:
-		return scim.ErrConflict
+	cur, err := t.users.current(r)
+	if err != nil {
+		return err
 	}
-	t.remove(cur)
+	for _, g := range t.groupsOf(r.ID) {
+		t.leave(g, r.ID)
+	}
+	t.users.remove(cur)
 	return nil
 }
 
-// Count returns the number of users of the tenant.
-func (st *UserStore) Count(ctx context.Context, tenant string) (int, error) {
+// count returns the number of resources of kind k in the tenant.
+func (st *UserStore) count(ctx context.Context, k kind, tenant string) (int, error) {
 	t, err := st.read(ctx, tenant)
 	if err != nil {
 		return 0, err
 	}
 	defer st.mu.RUnlock()
-	if t == nil {
-		return 0, nil
+	if c := t.coll(k); c != nil {
+		return len(c.keys), nil
 	}
-	return len(t.keys), nil
+	return 0, nil
 }
 
-// snapshot returns the tenant's users in listing order from index from to
-// index to (exclusive, clamped), reversed when backward.
-func (t *tenant) snapshot(from, to int, backward bool) []*user {
-	if t == nil {
+// snapshot returns the collection's items in listing order from index from
+// to index to (exclusive, clamped), reversed when backward.
+func (c *collection) snapshot(from, to int, backward bool) []*item {
+	if c == nil {
 		return nil
 	}
-	from, to = max(from, 0), min(to, len(t.keys))
+	from, to = max(from, 0), min(to, len(c.keys))
 	if from >= to {
 		return nil
 	}
-	out := make([]*user, 0, to-from)
-	for _, k := range t.keys[from:to] {
-		out = append(out, t.byKey[k])
+	out := make([]*item, 0, to-from)
+	for _, k := range c.keys[from:to] {
+		out = append(out, c.byKey[k])
 	}
 	if backward {
 		slices.Reverse(out)
@@ -310,43 +439,44 @@ func (t *tenant) snapshot(from, to int, backward bool) []*user {
 	return out
 }
 
-// Slice returns up to limit users from position offset of the listing
-// order, and the count.
-func (st *UserStore) Slice(ctx context.Context, tenant string, offset, limit int) ([]*scim.Resource, int, error) {
+// slice returns up to limit resources of kind k from position offset of
+// the listing order, and the count.
+func (st *UserStore) slice(ctx context.Context, k kind, tenant string, offset, limit int) ([]*scim.Resource, int, error) {
 	t, err := st.read(ctx, tenant)
 	if err != nil {
 		return nil, 0, err
 	}
+	defer st.mu.RUnlock()
 	total := 0
-	var us []*user
-	if t != nil {
-		total = len(t.keys)
+	var its []*item
+	if c := t.coll(k); c != nil {
+		total = len(c.keys)
 		if limit > 0 {
 			offset = max(offset, 0)
-			us = t.snapshot(offset, offset+limit, false)
+			its = c.snapshot(offset, offset+limit, false)
 		}
 	}
-	st.mu.RUnlock()
-	out, err := decodeAll(us)
+	out, err := decodeAll(t, its)
 	return out, total, err
 }
 
-// ListAfter returns up to limit users after (or, backward, before) the
-// listing position of userName, and whether there are more.
-func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, backward bool, limit int) ([]*scim.Resource, bool, error) {
+// after returns up to limit resources of kind k after (or, backward,
+// before) the listing position of name, and whether there are more.
+func (st *UserStore) after(ctx context.Context, k kind, tenant, name string, backward bool, limit int) ([]*scim.Resource, bool, error) {
 	t, err := st.read(ctx, tenant)
 	if err != nil {
 		return nil, false, err
 	}
+	defer st.mu.RUnlock()
 	limit = max(limit, 0)
-	var us []*user
+	var its []*item
 	more := false
-	if t != nil {
+	if c := t.coll(k); c != nil {
 		// [lo, hi) are the indexes strictly after (before) the position.
-		lo, hi := 0, len(t.keys)
-		if userName != "" {
-			pos := store.ListingKey(userName)
-			i, found := slices.BinarySearch(t.keys, pos)
+		lo, hi := 0, len(c.keys)
+		if name != "" {
+			pos := store.ListingKey(name)
+			i, found := slices.BinarySearch(c.keys, pos)
 			if backward {
 				hi = i
 			} else if lo = i; found {
@@ -355,36 +485,58 @@ func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, bac
 		}
 		more = hi-lo > limit
 		if backward {
-			us = t.snapshot(max(lo, hi-limit), hi, true)
+			its = c.snapshot(max(lo, hi-limit), hi, true)
 		} else {
-			us = t.snapshot(lo, min(hi, lo+limit), false)
+			its = c.snapshot(lo, min(hi, lo+limit), false)
 		}
 	}
-	st.mu.RUnlock()
-	out, err := decodeAll(us)
+	out, err := decodeAll(t, its)
 	return out, more, err
 }
 
-// Walk calls fn for every user of the tenant in listing order until fn
-// returns false. It walks a snapshot taken at the start, so fn may call
-// the store.
-func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
+// walk calls fn for every resource of kind k in the tenant in listing order
+// until fn returns false. It walks a copy taken at the start, so fn may
+// call the store.
+func (st *UserStore) walk(ctx context.Context, k kind, tenant string, fn func(*scim.Resource) bool) error {
 	t, err := st.read(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	us := t.snapshot(0, math.MaxInt, false)
+	rs, err := decodeAll(t, t.coll(k).snapshot(0, math.MaxInt, false))
 	st.mu.RUnlock()
-	for _, u := range us {
-		r, err := u.decode()
-		if err != nil {
-			return err
-		}
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
 		if !fn(r) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// Count returns the number of users of the tenant.
+func (st *UserStore) Count(ctx context.Context, tenant string) (int, error) {
+	return st.count(ctx, users, tenant)
+}
+
+// Slice returns up to limit users from position offset of the listing
+// order, and the count.
+func (st *UserStore) Slice(ctx context.Context, tenant string, offset, limit int) ([]*scim.Resource, int, error) {
+	return st.slice(ctx, users, tenant, offset, limit)
+}
+
+// ListAfter returns up to limit users after (or, backward, before) the
+// listing position of userName, and whether there are more.
+func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, backward bool, limit int) ([]*scim.Resource, bool, error) {
+	return st.after(ctx, users, tenant, userName, backward, limit)
+}
+
+// Walk calls fn for every user of the tenant in listing order until fn
+// returns false. It walks a copy taken at the start, so fn may call the
+// store.
+func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
+	return st.walk(ctx, users, tenant, fn)
 }
 
 // Scan calls fn with each user after (backward: before) the listing

@@ -679,8 +679,8 @@ func testLimits(t *testing.T, st scim.UserStore) {
 		}
 		return n
 	}
-	nameLen := longest(func(n int) error { return store.CheckLimits(nil, strings.Repeat("n", n), "", id) })
-	extLen := longest(func(n int) error { return store.CheckLimits(nil, "u", strings.Repeat("e", n), id) })
+	nameLen := longest(func(n int) error { return store.CheckLimits(nil, "userName", strings.Repeat("n", n), "", id) })
+	extLen := longest(func(n int) error { return store.CheckLimits(nil, "userName", "u", strings.Repeat("e", n), id) })
 
 	user := func(name, ext, displayName string) *scim.Resource {
 		u := NewUser(name) // its id is as long as id

@@ -22,7 +22,6 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys/authorizer"
 	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi"
-	"github.com/serverless-scim/serverless-scim/internal/scimhttp"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/store/memory"
@@ -38,6 +37,9 @@ type Options struct {
 	KeyTTL time.Duration
 	// Store selects the store behind the handlers (default DynamoDB).
 	Store Backend
+	// WrapDB, when set, wraps the DynamoDB client the stores use (DynamoDB
+	// backend only): benchmarks count calls with it.
+	WrapDB func(dynamo.API) dynamo.API
 	// Passwords is the User service's password policy (default: ignore).
 	Passwords users.PasswordPolicy
 }
@@ -65,8 +67,10 @@ type Env struct {
 	KeysPath string
 	// API is the local API Gateway.
 	API *localapi.API
-	// Store is the store behind the handlers.
+	// Store is the user store behind the handlers.
 	Store scim.UserStore
+	// GroupStore is the group store behind the handlers.
+	GroupStore scim.GroupStore
 	// DB and Table are the DynamoDB Local client and table behind Store
 	// (nil and "" with the Memory backend), for tests that inspect items.
 	DB    *dynamodb.Client
@@ -86,14 +90,21 @@ func Start(t testing.TB, opt Options) *Env {
 	env := &Env{t: t}
 	switch opt.Store {
 	case Memory:
-		env.Store = memory.New()
+		us := memory.New()
+		env.Store, env.GroupStore = us, memory.NewGroupStore(us)
 	default:
 		env.DB, env.Table = dynamotest.Table(t)
-		env.Store = dynamo.NewUserStore(env.DB, env.Table)
+		var db dynamo.API = env.DB
+		if opt.WrapDB != nil {
+			db = opt.WrapDB(db)
+		}
+		env.Store = dynamo.NewUserStore(db, env.Table)
+		env.GroupStore = dynamo.NewGroupStore(db, env.Table)
 	}
-	svc := users.New(env.Store)
+	resources := gateway.Resources(env.Store, env.GroupStore)
+	svc := resources[0].(*users.Service)
 	svc.Passwords = opt.Passwords
-	functions := gateway.Handlers([]scimhttp.Service{svc})
+	functions := gateway.Handlers(resources)
 	dir := t.TempDir()
 	keysPath := filepath.Join(dir, "keys.json")
 	key, err := keyfile.EnsureDevKey(keysPath, filepath.Join(dir, "dev-key"), "default")

@@ -88,3 +88,10 @@ func sanitize(s string) string {
 		return '_'
 	}, s)
 }
+
+// Stores returns a dynamo.UserStore and the dynamo.GroupStore beside it on
+// one fresh table.
+func Stores(tb testing.TB) (*dynamo.UserStore, *dynamo.GroupStore) {
+	db, name := Table(tb)
+	return dynamo.NewUserStore(db, name), dynamo.NewGroupStore(db, name)
+}
