@@ -39,7 +39,7 @@ func (p *Processor) Process(ctx context.Context, recs []Record) (int, error) {
 	var evs []*Event
 	var from []int // from[i]: the index of the record of evs[i]
 	for i, rec := range recs {
-		ev, err := p.Mapper.Map(rec)
+		mapped, err := p.Mapper.Map(rec)
 		if err != nil {
 			if p.Poison == nil {
 				return p.deliver(ctx, evs, from, i, fmt.Errorf("events: record %s: %w", rec.SequenceNumber, err))
@@ -50,7 +50,7 @@ func (p *Processor) Process(ctx context.Context, recs []Record) (int, error) {
 			p.log().Error("events: unmappable record kept in the dead-letter queue", "sequenceNumber", rec.SequenceNumber, "error", err)
 			continue
 		}
-		if ev != nil {
+		for _, ev := range mapped {
 			evs = append(evs, ev)
 			from = append(from, i)
 		}

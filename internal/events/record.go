@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,13 +21,18 @@ type Record struct {
 	EventName string
 	// Keys, OldImage and NewImage are the item's key and images.
 	Keys, OldImage, NewImage map[string]ddb.AttributeValue
+	// At is when the stream recorded the change (to the second): the time
+	// of the changes whose items carry none (a member's removal by a
+	// user's delete).
+	At time.Time
 }
 
 // FromLambda converts the records of a Lambda DynamoDB stream event.
 func FromLambda(ev lambdaevents.DynamoDBEvent) ([]Record, error) {
 	out := make([]Record, 0, len(ev.Records))
 	for _, r := range ev.Records {
-		rec := Record{SequenceNumber: r.Change.SequenceNumber, EventName: r.EventName}
+		rec := Record{SequenceNumber: r.Change.SequenceNumber, EventName: r.EventName,
+			At: r.Change.ApproximateCreationDateTime.UTC()}
 		var err error
 		if rec.Keys, err = lambdaImage(r.Change.Keys); err == nil {
 			if rec.OldImage, err = lambdaImage(r.Change.OldImage); err == nil {
@@ -101,7 +107,8 @@ func FromStreams(in []streams.Record) ([]Record, error) {
 		if r.Dynamodb == nil {
 			return nil, fmt.Errorf("events: stream record %s without its change", aws.ToString(r.EventID))
 		}
-		rec := Record{SequenceNumber: aws.ToString(r.Dynamodb.SequenceNumber), EventName: string(r.EventName)}
+		rec := Record{SequenceNumber: aws.ToString(r.Dynamodb.SequenceNumber), EventName: string(r.EventName),
+			At: aws.ToTime(r.Dynamodb.ApproximateCreationDateTime).UTC()}
 		var err error
 		if rec.Keys, err = streamsImage(r.Dynamodb.Keys); err == nil {
 			if rec.OldImage, err = streamsImage(r.Dynamodb.OldImage); err == nil {

@@ -1,9 +1,11 @@
-// Package directory reads the users that serverless-scim keeps, for Go
-// applications that run beside it: get a user by id or by userName, and
-// list a tenant's users page by page. It reads the table with exactly the
-// access patterns docs/ARCHITECTURE.md documents (GetItem of the id
-// pointer and of the user item, Query of the user items), always strongly
-// consistent, and never writes: its DynamoDB interface has no write method.
+// Package directory reads the users and groups that serverless-scim
+// keeps, for Go applications that run beside it: get a user by id or by
+// userName, list a tenant's users page by page, get a group by id or by
+// displayName, walk its members, and list a user's groups. It reads the
+// table with exactly the access patterns docs/ARCHITECTURE.md documents
+// (GetItem of an id pointer and of the item it names, Query of the user
+// items and of a group's membership items), always strongly consistent,
+// and never writes: its DynamoDB interface has no write method.
 // The stack's DirectoryReadPolicy output is the IAM policy it needs, and
 // DirectoryTableName the table to read.
 //
@@ -36,7 +38,8 @@ type DynamoDB interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// ErrNotFound is returned for a user that does not exist (or no longer does).
+// ErrNotFound is returned for a user or group that does not exist (or no
+// longer does).
 var ErrNotFound = errors.New("directory: not found")
 
 // ErrBadPageToken is returned for a page token that Users did not give.

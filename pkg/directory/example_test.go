@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/serverless-scim/serverless-scim/internal/groups"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
 	"github.com/serverless-scim/serverless-scim/pkg/directory"
 )
 
@@ -84,4 +86,40 @@ func ExampleReader_Users() {
 	// 2 on this page
 	// 2 on this page
 	// 1 on this page
+}
+
+// Reading a group, its members and a user's groups, as an application
+// that grants access by group would.
+func ExampleReader_Members() {
+	ctx := context.Background()
+	db, table, scimService := newTable()
+	jane, err := scimService.Create(ctx, "acme", map[string]any{"userName": "jane.doe@example.com"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	groupService := groups.New(dynamo.NewGroupStore(db, table))
+	if _, err := groupService.Create(ctx, "acme", map[string]any{"displayName": "Admins",
+		"members": []any{map[string]any{"value": jane.ID, "display": "Jane Doe"}}}); err != nil {
+		log.Fatal(err)
+	}
+
+	dir := directory.New(db, table)
+	admins, err := dir.GroupByDisplayName(ctx, "acme", "admins")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for m, err := range dir.Members(ctx, "acme", admins.ID) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(admins.DisplayName, "has", m.Display)
+	}
+	ids, err := dir.GroupsOf(ctx, "acme", jane.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(ids), "group", ids[0] == admins.ID)
+	// Output:
+	// Admins has Jane Doe
+	// 1 group true
 }

@@ -34,13 +34,38 @@ func NewGroupStore(db API, tableName string) *GroupStore {
 
 // groupItem encodes g as its group item, never with members.
 func groupItem(tenant string, g *scim.Resource) (map[string]types.AttributeValue, error) {
-	if _, ok := g.Attrs["members"]; ok {
-		c := *g
-		c.Attrs = maps.Clone(g.Attrs)
-		delete(c.Attrs, "members")
-		g = &c
+	return groups.resourceItem(tenant, withoutMembers(g))
+}
+
+// withoutMembers returns g without its members attribute (which the group
+// item never holds), so that comparing two versions names only the
+// attributes the item changes.
+func withoutMembers(g *scim.Resource) *scim.Resource {
+	if _, ok := g.Attrs["members"]; !ok {
+		return g
 	}
-	return groups.resourceItem(tenant, g)
+	c := *g
+	c.Attrs = maps.Clone(g.Attrs)
+	delete(c.Attrs, "members")
+	return &c
+}
+
+// tombstoneMembers records on the group's tombstone, already in x, the
+// members that the transaction deleting the group removes with it, as a
+// bump records them on the group item (attrMembersRemoved).
+func (x *tx) tombstoneMembers(tenant, id string, changes []change) {
+	_, removed := memberIDs(changes)
+	if len(removed) == 0 {
+		return
+	}
+	sk := groups.tombstoneKey(id)
+	for _, it := range x.items {
+		if u := it.Update; u != nil && str(u.Key, AttrSK) == sk && str(u.Key, AttrPK) == tenantKey(tenant) {
+			u.UpdateExpression = aws.String(aws.ToString(u.UpdateExpression) + ", #mr = :mr")
+			u.ExpressionAttributeNames["#mr"] = attrMembersRemoved
+			u.ExpressionAttributeValues[":mr"] = &types.AttributeValueMemberSS{Value: removed}
+		}
+	}
 }
 
 func decodeGroup(item map[string]types.AttributeValue) (*scim.Resource, error) {
@@ -79,6 +104,7 @@ func (gs *GroupStore) Create(ctx context.Context, tenant string, g *scim.Resourc
 		return err
 	}
 	first := changes[:min(store.CreateRoom, len(changes))]
+	setMemberChanges(item, first)
 	err = gs.t.create(ctx, groups, tenant, item, groups.record(g), func(x *tx) {
 		for _, c := range first {
 			x.apply(tenant, g.ID, c)
@@ -220,7 +246,7 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 		ids = append(ids, m.Value)
 	}
 	ids = append(ids, remove...)
-	pr, nr := groups.record(prev), groups.record(next)
+	pr, nr := groups.records(withoutMembers(prev), withoutMembers(next))
 	room := store.UpdateRoom(pr.name, nr.name, pr.externalID, nr.externalID)
 	for retry := 0; ; retry++ {
 		ptrs, err := gs.t.pointers(ctx, tenant, ids)
@@ -232,6 +258,7 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 			return err
 		}
 		first := changes[:min(room, len(changes))]
+		setMemberChanges(item, first)
 		var more func(*tx)
 		if len(first) > 0 {
 			more = func(x *tx) {
@@ -284,6 +311,7 @@ func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resourc
 				for _, c := range batch {
 					x.apply(tenant, g.ID, c)
 				}
+				x.tombstoneMembers(tenant, g.ID, batch)
 			})
 		} else {
 			var v int64

@@ -32,6 +32,14 @@ const (
 	attrGroups        = "g"       // user id pointer: ids of the user's groups
 	attrGroupsVersion = "gv"      // user id pointer: changes of g
 	attrDisplay       = "display" // membership: the member's display
+
+	// The group item (and, for the last members a delete removes, its
+	// tombstone) says which members the write of its version added and
+	// removed: the stream then shows every member change of a group in the
+	// group's own version order, one record per version (stream.go). A
+	// write that changes no member leaves both out.
+	attrMembersAdded   = "ma" // group item: ids of the members this version added
+	attrMembersRemoved = "mr" // group item, tombstone: ids of the members this version removed
 )
 
 // memberPrefix starts the sort keys of the memberships of a group.
@@ -192,15 +200,33 @@ func (x *tx) pointerGroups(tenant, userID, op, groupID string, onFail error) {
 }
 
 // bump moves the group item sk from version from to from+1, conditioned on
-// it holding the group id at version from, and sets its modified time.
-func (x *tx) bump(tenant, sk, id string, from int64, modified time.Time) {
+// it holding the group id at version from, sets its modified time and
+// records the member changes of the new version (attrMembersAdded,
+// attrMembersRemoved).
+func (x *tx) bump(tenant, sk, id string, from int64, modified time.Time, changes []change) {
 	cond := versionIs(id, from)
 	cond.names["#m"] = attrModified
 	cond.values[":nv"] = n(from + 1)
 	cond.values[":m"] = s(scim.FormatTime(modified))
+	set, del := "SET #v = :nv, #m = :m", ""
+	added, removed := memberIDs(changes)
+	for _, a := range []struct {
+		name, ref string
+		ids       []string
+	}{{attrMembersAdded, "ma", added}, {attrMembersRemoved, "mr", removed}} {
+		cond.names["#"+a.ref] = a.name
+		if len(a.ids) > 0 {
+			set += ", #" + a.ref + " = :" + a.ref
+			cond.values[":"+a.ref] = &types.AttributeValueMemberSS{Value: a.ids}
+		} else if del == "" {
+			del = " REMOVE #" + a.ref
+		} else {
+			del += ", #" + a.ref
+		}
+	}
 	x.add(types.TransactWriteItem{Update: &types.Update{
 		TableName: &x.tbl.name, Key: key(tenant, sk),
-		UpdateExpression:          aws.String("SET #v = :nv, #m = :m"),
+		UpdateExpression:          aws.String(set + del),
 		ConditionExpression:       aws.String(cond.text),
 		ExpressionAttributeNames:  cond.names,
 		ExpressionAttributeValues: cond.values,
@@ -212,6 +238,35 @@ func (x *tx) bump(tenant, sk, id string, from int64, modified time.Time) {
 type change struct {
 	add bool
 	m   scim.Member
+}
+
+// memberIDs returns the ids that changes add and remove, each sorted, nil
+// when none.
+func memberIDs(changes []change) (added, removed []string) {
+	for _, c := range changes {
+		if c.add {
+			added = append(added, c.m.Value)
+		} else {
+			removed = append(removed, c.m.Value)
+		}
+	}
+	slices.Sort(added)
+	slices.Sort(removed)
+	return added, removed
+}
+
+// setMemberChanges records on a group item the member changes its write
+// makes (see attrMembersAdded), or that it makes none.
+func setMemberChanges(item map[string]types.AttributeValue, changes []change) {
+	added, removed := memberIDs(changes)
+	delete(item, attrMembersAdded)
+	delete(item, attrMembersRemoved)
+	if len(added) > 0 {
+		item[attrMembersAdded] = &types.AttributeValueMemberSS{Value: added}
+	}
+	if len(removed) > 0 {
+		item[attrMembersRemoved] = &types.AttributeValueMemberSS{Value: removed}
+	}
 }
 
 func (x *tx) apply(tenant, groupID string, c change) {
@@ -283,7 +338,7 @@ func (t *table) writeChunks(ctx context.Context, tenant, sk, id string, v int64,
 				break
 			}
 			x := t.tx()
-			x.bump(tenant, sk, id, v, modified)
+			x.bump(tenant, sk, id, v, modified, chunk)
 			for _, c := range chunk {
 				x.apply(tenant, id, c)
 			}

@@ -28,15 +28,16 @@ const (
 type Change struct {
 	// Tenant owns the resource.
 	Tenant string
-	// ResourceType is meta.resourceType ("User").
+	// ResourceType is meta.resourceType ("User", "Group").
 	ResourceType string
 	// ID is the resource's id.
 	ID string
 	// Version is the version the write made: 1 for a create, the deleted
-	// version + 1 for a delete.
+	// version + 1 for a delete; 0 for a MemberDeleted change.
 	Version int64
 	// At is when the write happened: meta.lastModified, or the time of the
-	// delete.
+	// delete; zero when the record does not say (a MemberDeleted change:
+	// the stream record's own time is the caller's to use).
 	At time.Time
 	// Prev is the resource before the write; nil for a create, a rename
 	// and a delete (see Changed).
@@ -51,14 +52,23 @@ type Change struct {
 	PrevName string
 	// Changed names the attributes the write changed
 	// (scim.ChangedAttributes), sorted: for a create every attribute, for
-	// a delete none.
+	// a delete none. A group's members are never among them: they are
+	// MembersAdded and MembersRemoved.
 	Changed []string
+	// MembersAdded and MembersRemoved are the ids of the users the write
+	// made members of the group and took out of it, sorted; nil for users.
+	MembersAdded, MembersRemoved []string
+	// MemberDeleted tells the removal of a user from a group because the
+	// user was deleted: MembersRemoved is that user. The group's version
+	// does not move then (the user's delete writes no group item), so
+	// Version is 0.
+	MemberDeleted bool
 }
 
 // kinds are the resource types whose changes the stream carries, by code.
-var kinds = map[string]kind{users.code: users}
+var kinds = map[string]kind{users.code: users, groups.code: groups}
 
-// StreamChange interprets one record of the table's stream (view type
+// StreamChanges interprets one record of the table's stream (view type
 // NEW_AND_OLD_IMAGES), given its event name, keys and images. Every
 // committed write of a resource gives exactly one Change:
 //
@@ -72,11 +82,23 @@ var kinds = map[string]kind{users.code: users}
 //   - a delete removes the item and inserts the resource's tombstone
 //     (remove); the tombstone's INSERT is the change.
 //
-// Every other record (pointers, counters, removals of resource items, a
-// tombstone expiring) returns nil: it is no change of its own. A MODIFY
-// that changed no attribute (a PUT of what is stored) returns a Change with
-// no Changed names; callers publish none for it.
-func StreamChange(eventName string, keys, oldImage, newImage map[string]types.AttributeValue) (*Change, error) {
+// A group's member changes ride on the same record: every write of a
+// group's members writes the group item at a new version carrying the ids
+// it added and removed (attrMembersAdded, attrMembersRemoved; a group's
+// tombstone carries those removed with it), so the membership items' own
+// records are nothing. The one member change without a group write is a
+// user's delete, which removes the user's memberships beside its id
+// pointer: the pointer's REMOVE (and, for a user in more groups than one
+// transaction holds, each MODIFY that takes several groups off it at once
+// — a group's write takes at most one) gives one MemberDeleted Change per
+// group it held.
+//
+// Every other record (pointers, counters, memberships, removals of
+// resource items, a tombstone expiring) returns none. A MODIFY that
+// changed no attribute and no member (a PUT of what is stored) returns a
+// Change with no Changed names and no members; callers publish none for
+// it.
+func StreamChanges(eventName string, keys, oldImage, newImage map[string]types.AttributeValue) ([]*Change, error) {
 	img := newImage
 	if img == nil {
 		img = oldImage
@@ -95,10 +117,14 @@ func StreamChange(eventName string, keys, oldImage, newImage map[string]types.At
 		if !known || eventName != StreamInsert {
 			return nil, nil
 		}
-		c := &Change{Tenant: tenant, ResourceType: k.resourceType, ID: id, Deleted: true, Changed: []string{}}
+		c := &Change{Tenant: tenant, ResourceType: k.resourceType, ID: id, Deleted: true, Changed: []string{},
+			MembersRemoved: set(newImage, attrMembersRemoved)}
 		c.Version, _ = strconv.ParseInt(num(newImage, attrVersion), 10, 64)
 		c.At, _ = time.Parse(time.RFC3339Nano, str(newImage, attrDeleted))
-		return c, nil
+		return []*Change{c}, nil
+	}
+	if userID, ok := strings.CutPrefix(sk, users.idKey("")); ok {
+		return memberDeleted(tenant, userID, eventName, oldImage, newImage), nil
 	}
 	code, _, _ := strings.Cut(sk, "#")
 	k, known := kinds[code]
@@ -110,7 +136,8 @@ func StreamChange(eventName string, keys, oldImage, newImage map[string]types.At
 		return nil, err
 	}
 	c := &Change{Tenant: tenant, ResourceType: k.resourceType, ID: next.ID, Version: next.Meta.Version,
-		At: next.Meta.LastModified, Next: next}
+		At: next.Meta.LastModified, Next: next,
+		MembersAdded: set(newImage, attrMembersAdded), MembersRemoved: set(newImage, attrMembersRemoved)}
 	switch {
 	case eventName == StreamModify:
 		if c.Prev, err = k.decodeStreamItem(oldImage); err != nil {
@@ -130,7 +157,46 @@ func StreamChange(eventName string, keys, oldImage, newImage map[string]types.At
 	default:
 		return nil, fmt.Errorf("dynamo: stream record with event name %q", eventName)
 	}
-	return c, nil
+	return []*Change{c}, nil
+}
+
+// memberDeleted returns the MemberDeleted changes of a record of a user's
+// id pointer: on its REMOVE (the user's delete) every group it still held;
+// on a MODIFY that took more than one group off it (a chunk of
+// UserStore.leaveChunk; a group's own write takes one) those groups.
+func memberDeleted(tenant, userID, eventName string, oldImage, newImage map[string]types.AttributeValue) []*Change {
+	var gone []string
+	switch eventName {
+	case StreamRemove:
+		gone = decodePointer(oldImage).groups
+	case StreamModify:
+		next := decodePointer(newImage)
+		for _, g := range decodePointer(oldImage).groups {
+			if !next.in(g) {
+				gone = append(gone, g)
+			}
+		}
+		if len(gone) < 2 {
+			return nil
+		}
+	}
+	out := make([]*Change, 0, len(gone))
+	for _, g := range gone {
+		out = append(out, &Change{Tenant: tenant, ResourceType: groups.resourceType, ID: g,
+			Changed: []string{}, MembersRemoved: []string{userID}, MemberDeleted: true})
+	}
+	return out
+}
+
+// set returns the sorted strings of a string-set attribute, or nil.
+func set(item map[string]types.AttributeValue, name string) []string {
+	ss, ok := item[name].(*types.AttributeValueMemberSS)
+	if !ok || len(ss.Value) == 0 {
+		return nil
+	}
+	out := append([]string(nil), ss.Value...)
+	sort.Strings(out)
+	return out
 }
 
 // decodeStreamItem decodes a resource item of the kind from a stream image.

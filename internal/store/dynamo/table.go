@@ -31,7 +31,7 @@ const (
 // TableDefinition returns the CreateTable input for a table named name: a
 // string partition key and a string sort key, on-demand billing, no
 // secondary indexes, and a stream of new and old images (the change
-// events, internal/events, are read from it; StreamChange says how). Reads by id and by userName are strongly consistent
+// events, internal/events, are read from it; StreamChanges says how). Reads by id and by userName are strongly consistent
 // GetItem calls on the base table, so no GSI is ever on those paths.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
