@@ -498,7 +498,9 @@ func testUnknownMembers(t *testing.T, st Stores) {
 }
 
 func testLargeMembers(t *testing.T, st Stores) {
-	const n = 1000
+	// Several times what one transaction holds (store.MembersPerTx), and an
+	// odd number of chunks.
+	const n = 310
 	us := users(t, st.Users, "t", n)
 	// A create with more members than one transaction holds.
 	c := mustCreateGroup(t, st, "t", NewGroup("created"), asMembers(us[:120]...)...)
@@ -600,9 +602,25 @@ func testUserDeleteLeaves(t *testing.T, st Stores) {
 	// delete is whole either way.
 	for _, n := range []int{95, 96} {
 		w := mustCreate(t, st.Users, "t", NewUser(fmt.Sprintf("edge%d@x.io", n)))
-		var in []string
+		in := make([]string, n)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
 		for i := range n {
-			in = append(in, mustCreateGroup(t, st, "t", NewGroup(fmt.Sprintf("edge%d-%d", n, i)), asMembers(w.ID)...).ID)
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				g := NewGroup(fmt.Sprintf("edge%d-%d", n, i))
+				if err := st.Groups.Create(ctx, "t", g, asMembers(w.ID)); err != nil {
+					t.Errorf("Create group %d of %d: %v", i, n, err)
+				}
+				in[i] = g.ID
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
 		}
 		if err := st.Users.Delete(ctx, "t", mustGet(t, st.Users, "t", w.ID)); err != nil {
 			t.Fatalf("Delete of a user in %d groups: %v", n, err)
