@@ -111,16 +111,28 @@ func (r *Reader) get(ctx context.Context, tenant, sk string) (map[string]types.A
 // consistent GetItems (the id pointer I#U#<id>, then the user item it
 // names).
 func (r *Reader) User(ctx context.Context, tenant, id string) (*User, error) {
-	if id == "" || strings.Contains(id, "#") {
+	item, err := r.byID(ctx, tenant, idPrefix, userPrefix, id)
+	if err != nil {
+		return nil, err
+	}
+	return decode(item)
+}
+
+// byID reads the item of a resource by its id: the id pointer
+// (pointerPrefix + id), then the item it names, which must start with
+// itemPrefix (so one type's pointer never yields another type). A rename
+// between the two reads moves the item: the pointer is then read again.
+func (r *Reader) byID(ctx context.Context, tenant, pointerPrefix, itemPrefix, id string) (map[string]types.AttributeValue, error) {
+	if !validID(id) {
 		return nil, ErrNotFound
 	}
-	for range 3 { // a rename between the two reads moves the item: read the pointer again
-		ptr, err := r.get(ctx, tenant, idPrefix+id)
+	for range 3 {
+		ptr, err := r.get(ctx, tenant, pointerPrefix+id)
 		if err != nil {
 			return nil, err
 		}
 		ref := str(ptr, "ref")
-		if !strings.HasPrefix(ref, userPrefix) {
+		if !strings.HasPrefix(ref, itemPrefix) {
 			return nil, ErrNotFound
 		}
 		item, err := r.get(ctx, tenant, ref)
@@ -128,25 +140,35 @@ func (r *Reader) User(ctx context.Context, tenant, id string) (*User, error) {
 			return nil, err
 		}
 		if item != nil && str(item, "id") == id {
-			return decode(item)
+			return item, nil
 		}
 	}
 	return nil, ErrNotFound
+}
+
+// byName reads the item keyed by a folded unique name (userName,
+// displayName): one strongly consistent GetItem.
+func (r *Reader) byName(ctx context.Context, tenant, itemPrefix, name string) (map[string]types.AttributeValue, error) {
+	if name == "" {
+		return nil, ErrNotFound
+	}
+	item, err := r.get(ctx, tenant, itemPrefix+store.ListingKey(name))
+	if err != nil {
+		return nil, err
+	}
+	if item == nil {
+		return nil, ErrNotFound
+	}
+	return item, nil
 }
 
 // UserByUserName returns the tenant's user with that userName, compared
 // as the service compares them (Unicode case folding): one strongly
 // consistent GetItem.
 func (r *Reader) UserByUserName(ctx context.Context, tenant, userName string) (*User, error) {
-	if userName == "" {
-		return nil, ErrNotFound
-	}
-	item, err := r.get(ctx, tenant, userPrefix+store.ListingKey(userName))
+	item, err := r.byName(ctx, tenant, userPrefix, userName)
 	if err != nil {
 		return nil, err
-	}
-	if item == nil {
-		return nil, ErrNotFound
 	}
 	return decode(item)
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/serverless-scim/serverless-scim/internal/store"
 )
 
 // Group is a group as the directory holds it, without its members: they
@@ -60,42 +58,20 @@ func validID(id string) bool { return id != "" && !strings.Contains(id, "#") }
 // consistent GetItems (the id pointer I#G#<id>, then the group item it
 // names).
 func (r *Reader) Group(ctx context.Context, tenant, id string) (*Group, error) {
-	if !validID(id) {
-		return nil, ErrNotFound
+	item, err := r.byID(ctx, tenant, groupIDPrefix, groupPrefix, id)
+	if err != nil {
+		return nil, err
 	}
-	for range 3 { // a rename between the two reads moves the item: read the pointer again
-		ptr, err := r.get(ctx, tenant, groupIDPrefix+id)
-		if err != nil {
-			return nil, err
-		}
-		ref := str(ptr, "ref")
-		if !strings.HasPrefix(ref, groupPrefix) {
-			return nil, ErrNotFound
-		}
-		item, err := r.get(ctx, tenant, ref)
-		if err != nil {
-			return nil, err
-		}
-		if item != nil && str(item, "id") == id {
-			return decodeGroup(item)
-		}
-	}
-	return nil, ErrNotFound
+	return decodeGroup(item)
 }
 
 // GroupByDisplayName returns the tenant's group with that displayName,
 // compared as the service compares them (Unicode case folding): one
 // strongly consistent GetItem.
 func (r *Reader) GroupByDisplayName(ctx context.Context, tenant, displayName string) (*Group, error) {
-	if displayName == "" {
-		return nil, ErrNotFound
-	}
-	item, err := r.get(ctx, tenant, groupPrefix+store.ListingKey(displayName))
+	item, err := r.byName(ctx, tenant, groupPrefix, displayName)
 	if err != nil {
 		return nil, err
-	}
-	if item == nil {
-		return nil, ErrNotFound
 	}
 	return decodeGroup(item)
 }
