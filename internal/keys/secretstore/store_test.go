@@ -28,13 +28,18 @@ import (
 var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 
 // client returns a real SDK client for a stand-in at endpoint. Retries are
-// off so outage tests are quick and count calls exactly.
+// off so outage tests are quick and count calls exactly; so connections are
+// not kept alive either: with no retry, a request handed an idle connection
+// that is being closed at that instant (servers of parallel tests start and
+// stop on reused loopback ports) failed now and then with "use of closed
+// network connection", which is no behaviour of the store.
 func client(endpoint string) *secretsmanager.Client {
 	return secretsmanager.New(secretsmanager.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(endpoint),
 		Credentials:      credentials.NewStaticCredentialsProvider("test", "test", ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 	})
 }
 
