@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,67 +19,27 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/serverless-scim/serverless-scim/internal/events"
+	"github.com/serverless-scim/serverless-scim/internal/local/motoserver"
 )
 
-var (
-	motoOnce sync.Once
-	motoAddr string
-	motoErr  error
-)
-
-// moto returns the endpoint of a moto_server (EventBridge and SQS at the
-// protocol level) started for this test binary, stopped by its pid when
-// the tests end (TestMain). Under CI it is required; elsewhere its absence
-// skips the test.
+// moto returns the endpoint of the test binary's moto_server (EventBridge
+// and SQS at the protocol level; internal/local/motoserver). Under CI it is
+// required; elsewhere its absence skips the test.
 func moto(t *testing.T) string {
 	t.Helper()
-	motoOnce.Do(startMoto)
-	if motoErr != nil {
+	url, err := motoserver.URL()
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("moto_server is required under CI: %v", motoErr)
+			t.Fatalf("moto_server is required under CI: %v", err)
 		}
-		t.Skipf("moto_server not available: %v", motoErr)
+		t.Skipf("moto_server not available: %v", err)
 	}
-	return motoAddr
-}
-
-var motoCmd *exec.Cmd
-
-func startMoto() {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		motoErr = err
-		return
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		motoErr = err
-		return
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	motoCmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	motoCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := motoCmd.Start(); err != nil {
-		motoErr = err
-		return
-	}
-	motoAddr = fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(motoAddr + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			return
-		}
-	}
-	motoErr = fmt.Errorf("moto_server did not answer on %s", motoAddr)
+	return url
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if motoCmd != nil && motoCmd.Process != nil {
-		_ = motoCmd.Process.Kill()
-		_ = motoCmd.Wait()
-	}
+	motoserver.Stop()
 	os.Exit(code)
 }
 

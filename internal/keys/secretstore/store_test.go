@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys"
 	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore"
 	"github.com/serverless-scim/serverless-scim/internal/keys/secretstore/smfake"
+	"github.com/serverless-scim/serverless-scim/internal/local/motoserver"
 )
 
 var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
@@ -393,62 +393,21 @@ func TestCacheOverSecretsManager(t *testing.T) {
 
 // ---- moto -------------------------------------------------------------
 
-var (
-	motoOnce sync.Once
-	motoAddr string
-	motoCmd  *exec.Cmd
-	motoErr  error
-)
-
-// motoURL starts one moto_server for the package (on a free port) and
-// returns its URL. Without moto_server it fails the test under CI=true and
-// returns "" elsewhere, so the fake-only runs still happen on laptops.
+// motoURL returns the URL of the test binary's moto_server
+// (internal/local/motoserver). Without moto_server it fails the test under
+// CI=true and returns "" elsewhere, so the fake-only runs still happen on
+// laptops.
 func motoURL(t *testing.T) string {
 	t.Helper()
-	motoOnce.Do(startMoto)
-	if motoErr != nil {
+	url, err := motoserver.URL()
+	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("moto_server is required under CI: %v", motoErr)
+			t.Fatalf("moto_server is required under CI: %v", err)
 		}
-		t.Logf("moto_server not available, running against the fake only: %v", motoErr)
+		t.Logf("moto_server not available, running against the fake only: %v", err)
 		return ""
 	}
-	return motoAddr
-}
-
-func startMoto() {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		bin = "/root/.pyenv/shims/moto_server"
-		if _, serr := os.Stat(bin); serr != nil {
-			motoErr = err
-			return
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		motoErr = err
-		return
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	motoCmd = exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := motoCmd.Start(); err != nil {
-		motoErr = err
-		return
-	}
-	motoAddr = fmt.Sprintf("http://127.0.0.1:%d", port)
-	// Usually up in under a second; allow for a heavily loaded CI machine.
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(motoAddr + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	motoErr = fmt.Errorf("moto_server did not answer on %s", motoAddr)
+	return url
 }
 
 func TestMain(m *testing.M) {
@@ -456,9 +415,6 @@ func TestMain(m *testing.M) {
 	if shared20k.f != nil {
 		shared20k.f.Close()
 	}
-	if motoCmd != nil && motoCmd.Process != nil {
-		motoCmd.Process.Kill()
-		motoCmd.Wait()
-	}
+	motoserver.Stop()
 	os.Exit(code)
 }
