@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -110,7 +111,9 @@ func members(doc string, fn func(key, raw string) error) error {
 			return errNotObject
 		}
 		key := doc[i+1 : end-1]
-		if escaped {
+		// Escapes, and bytes that are not UTF-8 (encoding/json reads them
+		// as U+FFFD), need the real decoder.
+		if escaped || !utf8.ValidString(key) {
 			if err := json.Unmarshal([]byte(doc[i:end]), &key); err != nil {
 				return errNotObject
 			}
