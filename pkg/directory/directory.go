@@ -249,22 +249,43 @@ func (r *Reader) AllUsers(ctx context.Context, tenant string) iter.Seq2[*User, e
 
 // decode reads a user item: the attributes docs/ARCHITECTURE.md lists.
 func decode(item map[string]types.AttributeValue) (*User, error) {
-	u := &User{ID: str(item, "id"), UserName: str(item, "userName")}
-	if v, ok := item["v"].(*types.AttributeValueMemberN); ok {
-		u.Version, _ = strconv.ParseInt(v.Value, 10, 64)
+	c, err := decodeCommon(item, "user")
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	if u.Created, err = time.Parse(time.RFC3339Nano, str(item, "created")); err != nil {
-		return nil, fmt.Errorf("directory: user %s has a bad created time", u.ID)
-	}
-	if u.LastModified, err = time.Parse(time.RFC3339Nano, str(item, "modified")); err != nil {
-		return nil, fmt.Errorf("directory: user %s has a bad modified time", u.ID)
-	}
-	if err := json.Unmarshal([]byte(str(item, "doc")), &u.Attributes); err != nil || u.ID == "" || u.Attributes == nil {
-		return nil, fmt.Errorf("directory: user item %q is not a user", u.ID)
-	}
+	u := &User{ID: c.id, UserName: str(item, "userName"), Version: c.version,
+		Created: c.created, LastModified: c.modified, Attributes: c.attrs}
 	a, ok := u.Attributes["active"].(bool)
 	u.Active = !ok || a
 	u.ExternalID, _ = u.Attributes["externalId"].(string)
 	return u, nil
+}
+
+// common is what every resource item holds: id, v, created, modified and
+// the attributes as JSON in doc.
+type common struct {
+	id                string
+	version           int64
+	created, modified time.Time
+	attrs             map[string]any
+}
+
+// decodeCommon reads the attributes every resource item has; what names
+// the item's type in errors.
+func decodeCommon(item map[string]types.AttributeValue, what string) (common, error) {
+	c := common{id: str(item, "id")}
+	if v, ok := item["v"].(*types.AttributeValueMemberN); ok {
+		c.version, _ = strconv.ParseInt(v.Value, 10, 64)
+	}
+	var err error
+	if c.created, err = time.Parse(time.RFC3339Nano, str(item, "created")); err != nil {
+		return c, fmt.Errorf("directory: %s %s has a bad created time", what, c.id)
+	}
+	if c.modified, err = time.Parse(time.RFC3339Nano, str(item, "modified")); err != nil {
+		return c, fmt.Errorf("directory: %s %s has a bad modified time", what, c.id)
+	}
+	if err := json.Unmarshal([]byte(str(item, "doc")), &c.attrs); err != nil || c.id == "" || c.attrs == nil {
+		return c, fmt.Errorf("directory: %s item %q is not a %s", what, c.id, what)
+	}
+	return c, nil
 }

@@ -2,11 +2,9 @@ package directory
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -141,20 +139,12 @@ func (r *Reader) GroupsOf(ctx context.Context, tenant, userID string) ([]string,
 
 // decodeGroup reads a group item: the attributes docs/ARCHITECTURE.md lists.
 func decodeGroup(item map[string]types.AttributeValue) (*Group, error) {
-	g := &Group{ID: str(item, "id"), DisplayName: str(item, "displayName")}
-	if v, ok := item["v"].(*types.AttributeValueMemberN); ok {
-		g.Version, _ = strconv.ParseInt(v.Value, 10, 64)
+	c, err := decodeCommon(item, "group")
+	if err != nil {
+		return nil, err
 	}
-	var err error
-	if g.Created, err = time.Parse(time.RFC3339Nano, str(item, "created")); err != nil {
-		return nil, fmt.Errorf("directory: group %s has a bad created time", g.ID)
-	}
-	if g.LastModified, err = time.Parse(time.RFC3339Nano, str(item, "modified")); err != nil {
-		return nil, fmt.Errorf("directory: group %s has a bad modified time", g.ID)
-	}
-	if err := json.Unmarshal([]byte(str(item, "doc")), &g.Attributes); err != nil || g.ID == "" || g.Attributes == nil {
-		return nil, fmt.Errorf("directory: group item %q is not a group", g.ID)
-	}
+	g := &Group{ID: c.id, DisplayName: str(item, "displayName"), Version: c.version,
+		Created: c.created, LastModified: c.modified, Attributes: c.attrs}
 	g.ExternalID, _ = g.Attributes["externalId"].(string)
 	return g, nil
 }
