@@ -476,6 +476,23 @@ func (m *meter) tenantRows(ctx context.Context, a *api, f raw, o Options) ([]row
 		}
 	}
 	pages := (o.Users + 99) / 100
+	// floorWalk is the raw walk of every page: the counters, then limit users
+	// from where the last page ended.
+	floorWalk := func(limit int) func(int) error {
+		return func(int) error {
+			last := ""
+			for range pages {
+				if err := f.counters(ctx, "default"); err != nil {
+					return err
+				}
+				var err error
+				if last, err = f.users(ctx, "default", last, limit); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	r, err = m.measure(few, nil, func(int) error {
 		for start := 1; start <= o.Users; start += 100 {
 			if _, err := a.expect(200, "GET", fmt.Sprintf("/Users?startIndex=%d&count=100", start), nil); err != nil {
@@ -483,19 +500,7 @@ func (m *meter) tenantRows(ctx context.Context, a *api, f raw, o Options) ([]row
 			}
 		}
 		return nil
-	}, func(int) error {
-		last := ""
-		for range pages {
-			if err := f.counters(ctx, "default"); err != nil {
-				return err
-			}
-			var err error
-			if last, err = f.users(ctx, "default", last, 100); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}, floorWalk(100))
 	if err := add(fmt.Sprintf("index walk, count=100 (%d pages)", pages), "per page: Query (counters), Query (100)", "", r, err); err != nil {
 		return nil, err
 	}
@@ -511,19 +516,7 @@ func (m *meter) tenantRows(ctx context.Context, a *api, f raw, o Options) ([]row
 			}
 		}
 		return fmt.Errorf("cursor walk did not end")
-	}, func(int) error {
-		last := ""
-		for range pages {
-			if err := f.counters(ctx, "default"); err != nil {
-				return err
-			}
-			var err error
-			if last, err = f.users(ctx, "default", last, 101); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}, floorWalk(101))
 	if err := add(fmt.Sprintf("cursor walk, count=100 (%d pages)", pages), "per page: Query (counters), Query (101)", "", r, err); err != nil {
 		return nil, err
 	}
