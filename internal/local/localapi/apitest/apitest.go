@@ -42,6 +42,10 @@ type Options struct {
 	WrapDB func(dynamo.API) dynamo.API
 	// Passwords is the User service's password policy (default: ignore).
 	Passwords users.PasswordPolicy
+	// DB, when set, is the DynamoDB client the table is created on (DynamoDB
+	// backend only): the fault tests give the client of a DynamoDB Local they
+	// started themselves, so that they can kill or pause it.
+	DB *dynamodb.Client
 }
 
 // Backend is a kind of store behind the local API.
@@ -93,7 +97,11 @@ func Start(t testing.TB, opt Options) *Env {
 		us := memory.New()
 		env.Store, env.GroupStore = us, memory.NewGroupStore(us)
 	default:
-		env.DB, env.Table = dynamotest.Table(t)
+		if opt.DB != nil {
+			env.DB, env.Table = opt.DB, dynamotest.TableOn(t, opt.DB)
+		} else {
+			env.DB, env.Table = dynamotest.Table(t)
+		}
 		var db dynamo.API = env.DB
 		if opt.WrapDB != nil {
 			db = opt.WrapDB(db)

@@ -58,6 +58,13 @@ func Endpoint(tb testing.TB) string {
 func Table(tb testing.TB) (*dynamodb.Client, string) {
 	tb.Helper()
 	db := ddblocal.Client(Endpoint(tb))
+	return db, TableOn(tb, db)
+}
+
+// TableOn is Table on the DynamoDB that db reaches (a DynamoDB Local the
+// test started itself); it returns the table's name.
+func TableOn(tb testing.TB, db *dynamodb.Client) string {
+	tb.Helper()
 	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), counter.Add(1), sanitize(tb.Name()))
 	if len(name) > 200 {
 		name = name[:200]
@@ -70,7 +77,7 @@ func Table(tb testing.TB) (*dynamodb.Client, string) {
 	tb.Cleanup(func() {
 		_, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
-	return db, name
+	return name
 }
 
 // Store returns a dynamo.UserStore on a fresh table.
