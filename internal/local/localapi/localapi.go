@@ -209,7 +209,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
 	if err != nil {
-		gatewayError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			gatewayError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		} else {
+			// Cut off (the server's read timeout) or malformed: the
+			// client's side, never the function's.
+			gatewayError(w, http.StatusBadRequest, "the request body could not be read")
+		}
 		return
 	}
 	ev := a.event(r, rt, path, params, authCtx, reqID, body)
