@@ -186,7 +186,8 @@ func (o options) errorResponse(ctx context.Context, ev events.APIGatewayProxyReq
 // a path of resource, or when a parameter is empty or a dot segment, which
 // Go's ServeMux would otherwise answer with a redirect to another resource.
 // An event without a resource (a hand-made one) is routed on its path, with
-// the same rules for every segment.
+// the same rules for every segment. pathParameters are not read: a REST API
+// fills them with the same raw segments, and the path is what gets parsed.
 func RoutePath(resource, path string) (string, bool) {
 	if !strings.HasPrefix(path, "/") {
 		return "", false

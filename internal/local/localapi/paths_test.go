@@ -87,7 +87,7 @@ func TestEncodedIDsAndOddPathsAreSCIM404(t *testing.T) {
 	targets = append(targets,
 		"//scim/v2/Users", "/scim/v2//Users", "/scim//v2/Users/"+id, "/scim/v2/Users//",
 		"/scim/v2/./Users", "/scim/v2/Users/../Users", "/scim/v2/Users/"+id+"/..",
-		"/scim/v2/Groups/../Users/"+id, "scim/v2/Users",
+		"/scim/v2/Groups/../Users/"+id,
 	)
 	for _, target := range targets {
 		for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -95,9 +95,6 @@ func TestEncodedIDsAndOddPathsAreSCIM404(t *testing.T) {
 				r := send(t, base, env.Key, method, target, bodies[method])
 				if loc := r.Header.Get("Location"); loc != "" {
 					t.Errorf("Location %q: the local API must not redirect", loc)
-				}
-				if r.Status == http.StatusBadRequest && target == "scim/v2/Users" {
-					return // net/http refuses a request target without a leading slash
 				}
 				checkSCIMError(t, r, http.StatusNotFound)
 			})
