@@ -123,7 +123,7 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 		return err
 	}
 
-	server := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	server := newServer(api, edgeLimits)
 	fmt.Fprintf(out, "SCIM base URL: http://%s/scim/v2\n", ln.Addr())
 	fmt.Fprintf(out, "DynamoDB Local: %s (table %s)\n", endpoint, *table)
 	if *evEndpoint == "" {
@@ -144,4 +144,45 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return server.Shutdown(shutdown)
+}
+
+// limits bound what one connection may take of the local server: slow or
+// oversized requests are cut off at the edge, as API Gateway's are, instead
+// of holding a goroutine and its memory for as long as a client likes.
+type limits struct {
+	// ReadHeader bounds reading the request line and headers.
+	ReadHeader time.Duration
+	// Read bounds reading the whole request, body included.
+	Read time.Duration
+	// Write bounds the whole exchange after the headers: body, authorizer,
+	// function and response. It is above Read plus the longest function
+	// timeout (29 s, template.yaml), so a slow function gets the local API's
+	// answer rather than a connection closed mid-response.
+	Write time.Duration
+	// Idle bounds a keep-alive connection between requests.
+	Idle time.Duration
+	// HeaderBytes caps the request line and headers together: a REST API
+	// takes a URL and header values of up to 10,240 bytes each.
+	HeaderBytes int
+}
+
+// edgeLimits are the local server's limits.
+var edgeLimits = limits{
+	ReadHeader:  10 * time.Second,
+	Read:        30 * time.Second,
+	Write:       60 * time.Second,
+	Idle:        60 * time.Second,
+	HeaderBytes: 20 << 10,
+}
+
+// newServer returns the HTTP server of the local API h under l.
+func newServer(h http.Handler, l limits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeader,
+		ReadTimeout:       l.Read,
+		WriteTimeout:      l.Write,
+		IdleTimeout:       l.Idle,
+		MaxHeaderBytes:    l.HeaderBytes,
+	}
 }

@@ -140,21 +140,112 @@ func New(method string, resources []scimhttp.Service, opts ...Option) Handler {
 	adapter := httpadapter.New(o.accessLog(h.Only(method)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		start := time.Now()
+		path, ok := RoutePath(ev.Resource, ev.Path)
+		if !ok {
+			// Not a path of the resource API Gateway matched (a stand-in's
+			// event, a dot segment): no SCIM endpoint, and no redirect.
+			e := scim.Errorf(http.StatusNotFound, "", "no SCIM endpoint at this path")
+			return o.errorResponse(ctx, ev, e, start), nil
+		}
+		ev.Path = path
 		resp, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
 			// The event could not become an http.Request (a control
 			// character in the path, a body that is not valid base64): the
 			// client's mistake, so a SCIM 400 rather than the adapter's 502.
 			e := &scim.Error{Status: http.StatusBadRequest, ScimType: scim.ScimTypeInvalidSyntax, Detail: "the request could not be parsed"}
-			o.logAccess(withRequestID(ctx, ev.RequestContext.RequestID), ev.HTTPMethod, ev.RequestContext, e.Status, time.Since(start), nil)
-			return events.APIGatewayProxyResponse{
-				StatusCode:        e.Status,
-				MultiValueHeaders: map[string][]string{"Content-Type": {scimhttp.ContentType}},
-				Body:              string(scimhttp.ErrorBody(e)),
-			}, nil
+			return o.errorResponse(ctx, ev, e, start), nil
 		}
 		return resp, nil
 	}
+}
+
+// errorResponse answers an event that never reached the SCIM handler with
+// the SCIM error e, and writes its access line.
+func (o options) errorResponse(ctx context.Context, ev events.APIGatewayProxyRequest, e *scim.Error, start time.Time) events.APIGatewayProxyResponse {
+	o.logAccess(withRequestID(ctx, ev.RequestContext.RequestID), ev.HTTPMethod, ev.RequestContext, e.Status, time.Since(start), nil)
+	return events.APIGatewayProxyResponse{
+		StatusCode:        e.Status,
+		MultiValueHeaders: map[string][]string{"Content-Type": {scimhttp.ContentType}},
+		Body:              string(scimhttp.ErrorBody(e)),
+	}
+}
+
+// RoutePath returns the path the SCIM handler is to route an event on,
+// still percent-encoded, from the event's resource (the template path API
+// Gateway matched, /scim/v2/Users/{id}) and path (the request path as the
+// client sent it, percent-escapes and all, which is how a REST API passes
+// it; behind a custom domain it also carries the base path mapping).
+//
+// The result is the resource with each {param} replaced by the segment of
+// path in its place, aligned from the end, so a base path is dropped and the
+// handler routes on what API Gateway routed on. The segments stay encoded:
+// the handler's mux decodes an id exactly once, so %3F, %23 and %2F stay
+// part of the id (which then names no resource) and never become a query,
+// a fragment or another path. ok is false, for a SCIM 404, when path is not
+// a path of resource, or when a parameter is empty or a dot segment, which
+// Go's ServeMux would otherwise answer with a redirect to another resource.
+// An event without a resource (a hand-made one) is routed on its path, with
+// the same rules for every segment. pathParameters are not read: a REST API
+// fills them with the same raw segments, and the path is what gets parsed.
+func RoutePath(resource, path string) (string, bool) {
+	if !strings.HasPrefix(path, "/") {
+		return "", false
+	}
+	trailing := len(path) > 1 && strings.HasSuffix(path, "/")
+	segs := splitPath(path)
+	tmpl := splitPath(resource)
+	if resource == "" || strings.Contains(resource, "+}") {
+		// No template to align on (or a greedy {proxy+}): every segment
+		// must be one a mux takes as it is.
+		for _, s := range segs {
+			if !plainSegment(s) {
+				return "", false
+			}
+		}
+		tmpl = nil
+	} else {
+		if len(segs) < len(tmpl) {
+			return "", false
+		}
+		segs = segs[len(segs)-len(tmpl):]
+		for i, t := range tmpl {
+			if strings.HasPrefix(t, "{") && strings.HasSuffix(t, "}") {
+				if !plainSegment(segs[i]) {
+					return "", false
+				}
+			} else if segs[i] != t {
+				return "", false
+			}
+		}
+	}
+	out := "/" + strings.Join(segs, "/")
+	if trailing && out != "/" {
+		out += "/"
+	}
+	// A REST API never sends a literal ? or #; a stand-in that decoded the
+	// path would, and they must stay in the id rather than split the URL.
+	return pathEscaper.Replace(out), true
+}
+
+var pathEscaper = strings.NewReplacer("?", "%3F", "#", "%23")
+
+// splitPath splits a path into its segments, after the leading slash and
+// without one trailing slash: "/" and "" have none, "//a" has "" and "a".
+func splitPath(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// plainSegment reports whether a path segment is one Go's ServeMux routes
+// as it is: not empty (a //) and not a dot segment (. or ..), which it
+// answers with a redirect to the cleaned path.
+func plainSegment(s string) bool {
+	return s != "" && s != "." && s != ".."
 }
 
 // statusRecorder remembers the status a handler wrote.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,12 +186,16 @@ func New(cfg Config) *Handler {
 
 // ServeHTTP serves one request. A path with a trailing slash (/Users/,
 // /Groups/) is served as the path without it: API Gateway routes both to
-// the same resource, and clients send either.
+// the same resource, and clients send either. Only a slash sent as a slash
+// counts: an id ending in %2F keeps it, and names no resource.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+	if p := r.URL.EscapedPath(); len(p) > 1 && strings.HasSuffix(p, "/") {
 		u := *r.URL
-		u.Path = strings.TrimRight(p, "/")
-		u.RawPath = strings.TrimRight(u.RawPath, "/")
+		u.RawPath = strings.TrimRight(p, "/")
+		if u.RawPath == "" {
+			u.RawPath = "/"
+		}
+		u.Path, _ = url.PathUnescape(u.RawPath) // p is EscapedPath's: valid
 		r2 := *r
 		r2.URL = &u
 		r = &r2

@@ -101,11 +101,36 @@ func New(cfg Config) (*API, error) {
 	return a, nil
 }
 
-func split(p string) []string { return strings.Split(strings.Trim(p, "/"), "/") }
+// split splits a path into its segments after the leading slash, without
+// one trailing slash (API Gateway serves /Users/ as /Users): "//Users" has
+// an empty first segment, and so matches no route.
+func split(p string) []string {
+	return strings.Split(strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/"), "/")
+}
+
+// rawPath returns the request's path exactly as the client sent it, still
+// percent-encoded: what a REST API puts in the event's path and matches its
+// resources against.
+func rawPath(r *http.Request) string {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		p, _, _ := strings.Cut(r.RequestURI, "?")
+		return p
+	}
+	// An absolute-form request target (a proxy request), or a request
+	// built in a test without RequestURI.
+	return r.URL.EscapedPath()
+}
 
 // match finds the route for method and path, preferring literal segments
 // over {params} as API Gateway does (/Users/.search before /Users/{id}).
+// path is the raw path; a segment matches a literal only if it is that
+// literal as sent, and a {param} takes the raw segment, as API Gateway's
+// pathParameters do. An empty or dot segment (. or ..) matches no {param}:
+// the request gets the gateway's 404, never a redirect to the cleaned path.
 func (a *API) match(method, path string) (*route, map[string]string) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, nil
+	}
 	segs := split(path)
 	var best *route
 	var bestParams map[string]string
@@ -120,7 +145,7 @@ func (a *API) match(method, path string) (*route, map[string]string) {
 		ok := true
 		for j, s := range rt.segments {
 			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
-				if segs[j] == "" {
+				if segs[j] == "" || segs[j] == "." || segs[j] == ".." {
 					ok = false
 					break
 				}
@@ -168,7 +193,7 @@ func gatewayError(w http.ResponseWriter, status int, detail string) {
 
 // ServeHTTP handles one request the way API Gateway would.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.EscapedPath()
+	path := rawPath(r)
 	rt, params := a.match(r.Method, path)
 	if rt == nil {
 		// API Gateway's MISSING_AUTHENTICATION_TOKEN, mapped to a SCIM 404.
@@ -184,10 +209,17 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
 	if err != nil {
-		gatewayError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			gatewayError(w, http.StatusRequestEntityTooLarge, "request body too large")
+		} else {
+			// Cut off (the server's read timeout) or malformed: the
+			// client's side, never the function's.
+			gatewayError(w, http.StatusBadRequest, "the request body could not be read")
+		}
 		return
 	}
-	ev := a.event(r, rt, params, authCtx, reqID, body)
+	ev := a.event(r, rt, path, params, authCtx, reqID, body)
 	resp, err := a.cfg.Functions[rt.function](r.Context(), ev)
 	if err != nil {
 		// A function error is API Gateway's 502 "Internal server error".
@@ -318,8 +350,11 @@ func arnMatch(pattern, s string) bool {
 	return false
 }
 
-// event builds the REST proxy event API Gateway sends for r.
-func (a *API) event(r *http.Request, rt *route, params map[string]string, authCtx map[string]any, reqID string, body []byte) events.APIGatewayProxyRequest {
+// event builds the REST proxy event API Gateway sends for r. path is the
+// raw path: a REST API passes path, requestContext.path and pathParameters
+// still percent-encoded (only the query string is decoded), so the
+// function decodes an id once, and %3F, %23 or %2F in it stay in the id.
+func (a *API) event(r *http.Request, rt *route, path string, params map[string]string, authCtx map[string]any, reqID string, body []byte) events.APIGatewayProxyRequest {
 	headers := map[string]string{}
 	multi := map[string][]string{}
 	for k, vs := range r.Header {
@@ -337,7 +372,7 @@ func (a *API) event(r *http.Request, rt *route, params map[string]string, authCt
 	query, multiQuery := parseQuery(r.URL.RawQuery)
 	ev := events.APIGatewayProxyRequest{
 		Resource:                        rt.resource,
-		Path:                            r.URL.Path,
+		Path:                            path,
 		HTTPMethod:                      r.Method,
 		Headers:                         headers,
 		MultiValueHeaders:               multi,
@@ -356,7 +391,7 @@ func (a *API) event(r *http.Request, rt *route, params map[string]string, authCt
 			DomainName:   r.Host,
 			// Served at the root (no stage prefix in the URL), so the
 			// request path is the resource path.
-			Path:             r.URL.EscapedPath(),
+			Path:             path,
 			RequestTime:      time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: hostOnly(r.RemoteAddr), UserAgent: r.UserAgent()},
