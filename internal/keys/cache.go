@@ -30,7 +30,7 @@ const (
 	DefaultLoadTimeout = 2 * time.Second
 	// DefaultStaleWait is the longest a request with a usable copy waits
 	// for a load in flight.
-	DefaultStaleWait = 500 * time.Millisecond
+	DefaultStaleWait = 300 * time.Millisecond
 )
 
 // CacheConfig tunes a Cache. Zero fields take the Default values above.
@@ -54,7 +54,7 @@ type CacheConfig struct {
 	LoadTimeout time.Duration
 	// StaleWait is how long after a load started a caller that holds a
 	// usable (stale) copy still waits for it; past that it is served the
-	// copy at once (500 ms). A caller without a copy waits for the load,
+	// copy at once (300 ms). A caller without a copy waits for the load,
 	// bounded by LoadTimeout and its own deadline.
 	StaleWait time.Duration
 	// Now is the clock of the TTL, stale and rate-limit bounds (time.Now).
