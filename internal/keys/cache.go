@@ -142,6 +142,10 @@ func (c *Cache) Get(ctx context.Context) (*Set, error) {
 			c.mu.Unlock()
 			return c.fallback(ctx)
 		}
+		if ctx.Err() != nil {
+			c.mu.Unlock()
+			return c.tooLate(ctx)
+		}
 		f = c.startLocked(ctx, now)
 	}
 	c.mu.Unlock()
@@ -168,6 +172,9 @@ func (c *Cache) Refresh(ctx context.Context) (*Set, error) {
 			s := c.set
 			c.mu.Unlock()
 			return s, nil
+		case ctx.Err() != nil:
+			c.mu.Unlock()
+			return c.tooLate(ctx)
 		}
 		f = c.startLocked(ctx, now)
 	}
@@ -230,12 +237,23 @@ func (c *Cache) await(ctx context.Context, f *flight) (*Set, error) {
 	case <-expired:
 		return c.serveStale(ctx, stale, "key set load still running, serving cached copy")
 	case <-ctx.Done():
-		if stale != nil {
-			return c.serveStale(ctx, stale, "request deadline before the key set load ended, serving cached copy")
-		}
-		c.cfg.Logger.ErrorContext(ctx, "key set unavailable", "error", "the request's deadline came before the key set load ended")
-		return nil, fmt.Errorf("%w: waiting for the key set load: %v", ErrUnavailable, ctx.Err())
+		return c.tooLate(ctx)
 	}
+}
+
+// tooLate answers a caller whose context ended before a load could give it
+// a set: the usable copy if there is one, else ErrUnavailable. A caller
+// that comes with its context already done starts no load, so it cannot
+// record a failure against a healthy store.
+func (c *Cache) tooLate(ctx context.Context) (*Set, error) {
+	c.mu.Lock()
+	stale := c.usableLocked(c.cfg.Now())
+	c.mu.Unlock()
+	if stale != nil {
+		return c.serveStale(ctx, stale, "request deadline before the key set load ended, serving cached copy")
+	}
+	c.cfg.Logger.ErrorContext(ctx, "key set unavailable", "error", "the request's deadline came before the key set could be loaded")
+	return nil, fmt.Errorf("%w: waiting for the key set load: %v", ErrUnavailable, ctx.Err())
 }
 
 // result is what a caller gets from a load that has ended.

@@ -380,3 +380,26 @@ func TestCacheLoadDeadline(t *testing.T) {
 		})
 	}
 }
+
+// A caller whose context is already done starts no load: it cannot make a
+// healthy store look failed (which would hold every other caller off for
+// RetryEvery).
+func TestCacheDoneContextStartsNoLoad(t *testing.T) {
+	t.Parallel()
+	m := keys.NewMemory()
+	clk := &clock{now: t0}
+	c := newCache(m, clk)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, call := range map[string]func(context.Context) (*keys.Set, error){"Get": c.Get, "Refresh": c.Refresh} {
+		if s, err := call(done); !errors.Is(err, keys.ErrUnavailable) || s != nil {
+			t.Errorf("%s with a done context and no copy = %v, %v; want ErrUnavailable", name, s, err)
+		}
+	}
+	if m.Loads() != 0 {
+		t.Errorf("loads = %d, want 0", m.Loads())
+	}
+	if _, err := c.Get(context.Background()); err != nil || m.Loads() != 1 {
+		t.Errorf("the next caller: err = %v, loads = %d; want a load that works", err, m.Loads())
+	}
+}
