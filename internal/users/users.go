@@ -146,12 +146,12 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 			if err != nil {
 				return nil, "", err
 			}
-			if !same && hash == "" {
-				if hash, err = s.hashBounded(ctx, *in.Password); err != nil {
-					return nil, "", err
-				}
-			}
 			if !same {
+				if hash == "" {
+					if hash, err = s.hashBounded(ctx, *in.Password); err != nil {
+						return nil, "", err
+					}
+				}
 				next.PasswordHash = hash
 			}
 		}
