@@ -36,10 +36,14 @@ import (
 // functionTimeout is AuthorizerFunction's Timeout in template.yaml.
 const functionTimeout = 6 * time.Second
 
-// maxDecision is what "well under the function timeout" means here: a
-// third of it. The design bound with a usable copy is 2 × StaleWait
-// (0.6 s), without one a load's 2 s.
-const maxDecision = functionTimeout / 3
+// maxDecision is what "well under the function timeout" means for a
+// container that holds a usable copy: a third of it; the design bound is
+// 2 × StaleWait (0.6 s). maxColdDecision is the bound without a copy: one
+// load (2 s) and a second of slack for a loaded machine, half the timeout.
+const (
+	maxDecision     = functionTimeout / 3
+	maxColdDecision = keys.DefaultLoadTimeout + time.Second
+)
 
 // door is a loopback TCP endpoint in front of target.
 type door struct {
@@ -233,8 +237,8 @@ func outcome(resp events.APIGatewayCustomAuthorizerResponse, err error) string {
 
 // burst makes n concurrent decisions, alternating the good and the unknown
 // key, each under a Lambda-like deadline, and checks each answer and that
-// each was fast. It returns the slowest decision.
-func burst(t *testing.T, h *authorizer.Handler, ks *keystore, n int, wantGood, wantUnknown string) time.Duration {
+// each took less than limit. It returns the slowest decision.
+func burst(t *testing.T, h *authorizer.Handler, ks *keystore, n int, limit time.Duration, wantGood, wantUnknown string) time.Duration {
 	t.Helper()
 	var (
 		wg      sync.WaitGroup
@@ -256,8 +260,8 @@ func burst(t *testing.T, h *authorizer.Handler, ks *keystore, n int, wantGood, w
 			if got := outcome(resp, err); got != want {
 				t.Errorf("request %d (%s key): %s (%v), want %s", i, map[bool]string{true: "good", false: "unknown"}[i%2 == 0], got, err, want)
 			}
-			if took > maxDecision {
-				t.Errorf("request %d took %v, want under %v (function timeout %v)", i, took, maxDecision, functionTimeout)
+			if took > limit {
+				t.Errorf("request %d took %v, want under %v (function timeout %v)", i, took, limit, functionTimeout)
 			}
 			mu.Lock()
 			slowest = max(slowest, took)
@@ -294,13 +298,13 @@ func TestKeyStoreHungThenDown(t *testing.T) {
 	ks := newKeystore(t)
 	clk := &fakeClock{now: time.Now()}
 	h := ks.handler(t, clk)
-	t.Logf("healthy: slowest of 20 decisions %v", burst(t, h, ks, 20, "allow", "401"))
+	t.Logf("healthy: slowest of 20 decisions %v", burst(t, h, ks, 20, maxDecision, "allow", "401"))
 
 	// Hung: past the TTL, the first burst starts one reload of the root and
 	// one of shard 0; each attempt of each hangs until its 600 ms timeout.
 	ks.door.set("hang")
 	clk.Add(keys.DefaultTTL + time.Second)
-	t.Logf("hung, reloads in flight: slowest of 20 concurrent decisions %v", burst(t, h, ks, 20, "allow", "401"))
+	t.Logf("hung, reloads in flight: slowest of 20 concurrent decisions %v", burst(t, h, ks, 20, maxDecision, "allow", "401"))
 	conns := waitHungConns(t, ks.door)
 	attempts := int64(secretstore.AuthorizerBounds.MaxAttempts)
 	if conns < 1 || conns > 2*attempts {
@@ -308,13 +312,13 @@ func TestKeyStoreHungThenDown(t *testing.T) {
 	}
 	t.Logf("hung: %d connections for 20 concurrent requests (2 documents × up to %d attempts)", conns, attempts)
 	// The loads have failed: within RetryEvery nobody waits, nobody calls.
-	t.Logf("hung, loads failed: slowest of 20 decisions %v", burst(t, h, ks, 20, "allow", "401"))
+	t.Logf("hung, loads failed: slowest of 20 decisions %v", burst(t, h, ks, 20, maxDecision, "allow", "401"))
 	if n := ks.door.hung.Load(); n != conns {
 		t.Errorf("hung connections after the failed loads = %d, want %d (no load within RetryEvery)", n, conns)
 	}
 	// Past RetryEvery the next burst tries again, once per document.
 	clk.Add(keys.DefaultRetryEvery + time.Second)
-	t.Logf("hung, retrying: slowest of 20 decisions %v", burst(t, h, ks, 20, "allow", "401"))
+	t.Logf("hung, retrying: slowest of 20 decisions %v", burst(t, h, ks, 20, maxDecision, "allow", "401"))
 	if n := waitHungConns(t, ks.door) - conns; n < 1 || n > 2*attempts {
 		t.Errorf("hung connections of the retry = %d, want 1 to %d", n, 2*attempts)
 	}
@@ -323,18 +327,19 @@ func TestKeyStoreHungThenDown(t *testing.T) {
 	// fails well within StaleWait; the copy keeps serving.
 	ks.door.set("down")
 	clk.Add(keys.DefaultRetryEvery + time.Second)
-	t.Logf("down: slowest of 20 decisions %v", burst(t, h, ks, 20, "allow", "401"))
+	t.Logf("down: slowest of 20 decisions %v", burst(t, h, ks, 20, maxDecision, "allow", "401"))
 
-	// Past TTL+MaxStale the copy is no longer served. Without a usable
+	// Past TTL+MaxStale the copy is no longer served (the store is down,
+	// so the load that finds out fails fast). Without a usable
 	// root nothing can be decided: a 500 for both keys, never a 401 (Entra
 	// would quarantine the connection for a key that is fine).
 	clk.Add(keys.DefaultMaxStale)
-	t.Logf("down, copy too old: slowest of 10 decisions %v", burst(t, h, ks, 10, "500", "500"))
+	t.Logf("down, copy too old: slowest of 10 decisions %v", burst(t, h, ks, 10, maxDecision, "500", "500"))
 
 	// Back: the next load after RetryEvery reads the store again.
 	ks.door.set("forward")
 	clk.Add(keys.DefaultRetryEvery + time.Second)
-	t.Logf("recovered: slowest of 10 decisions %v", burst(t, h, ks, 10, "allow", "401"))
+	t.Logf("recovered: slowest of 10 decisions %v", burst(t, h, ks, 10, maxDecision, "allow", "401"))
 }
 
 // A cold authorizer (no copy yet, as after a sandbox reset) in front of a
@@ -349,7 +354,7 @@ func TestKeyStoreColdStart(t *testing.T) {
 			ks := newKeystore(t)
 			ks.door.set(mode)
 			h := ks.handler(t, &fakeClock{now: time.Now()})
-			slowest := burst(t, h, ks, 10, "500", "500")
+			slowest := burst(t, h, ks, 10, maxColdDecision, "500", "500")
 			t.Logf("cold, store %s: slowest of 10 concurrent decisions %v", mode, slowest)
 			if mode == "hang" {
 				attempts := int64(secretstore.AuthorizerBounds.MaxAttempts)
