@@ -23,11 +23,11 @@ func main() {
 		log.Fatalf("authorizer: %v", err)
 	}
 	logger := telemetry.NewLogger(os.Stdout, cfg.LogLevel) // key ids only, never keys
-	client, err := secretstore.NewClient(context.Background(), cfg.SecretsManagerEndpoint, "")
+	src, err := secretstore.NewAuthorizerStore(context.Background(), cfg.SecretsManagerEndpoint, cfg.SecretARN)
 	if err != nil {
 		log.Fatalf("authorizer: %v", err)
 	}
-	h := authorizer.New(secretstore.New(client, cfg.SecretARN),
+	h := authorizer.New(src,
 		authorizer.WithTTL(cfg.CacheTTL), authorizer.WithLogger(logger), authorizer.WithMetricsNamespace(cfg.MetricsNamespace))
 	lambda.Start(h.Handle)
 }

@@ -198,3 +198,208 @@ func TestCacheConcurrentGetsShareOneLoad(t *testing.T) {
 		t.Fatalf("50 concurrent Gets: loads = %d, want 1", m.Loads())
 	}
 }
+
+// hangSource is a Source whose loads block until released or until their
+// context ends, like a Secrets Manager that accepts and never answers.
+type hangSource struct {
+	mu        sync.Mutex
+	loads     int
+	deadlines []time.Time
+	hang      bool
+	release   chan struct{}
+	set       *keys.Set
+}
+
+func newHangSource(set *keys.Set) *hangSource {
+	return &hangSource{release: make(chan struct{}), set: set}
+}
+
+func (h *hangSource) Load(ctx context.Context) (*keys.Set, error) {
+	h.mu.Lock()
+	h.loads++
+	d, _ := ctx.Deadline()
+	h.deadlines = append(h.deadlines, d)
+	hang, release := h.hang, h.release
+	h.mu.Unlock()
+	if hang {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return h.set.Clone(), nil
+}
+
+// setHang switches hanging on or off; switching it off releases the loads
+// that hang now.
+func (h *hangSource) setHang(on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hang && !on {
+		close(h.release)
+		h.release = make(chan struct{})
+	}
+	h.hang = on
+}
+
+func (h *hangSource) count() int { h.mu.Lock(); defer h.mu.Unlock(); return h.loads }
+
+func hangCache(src keys.Source, clk *clock, loadTimeout time.Duration) *keys.Cache {
+	return keys.NewCache(src, keys.CacheConfig{
+		TTL: time.Minute, MaxStale: 10 * time.Minute, RetryEvery: 2 * time.Second,
+		MinRefresh: 5 * time.Second, LoadTimeout: loadTimeout, StaleWait: 20 * time.Millisecond,
+		Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+}
+
+// A hung reload never blocks a caller that has a usable copy for more than
+// StaleWait: every caller gets the stale copy while the one shared load is
+// still hanging (the source counts one load, and it has not returned when
+// the callers have), and Refresh joins that load instead of starting
+// another.
+func TestCacheHungReloadServesStaleCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	set := &keys.Set{Version: keys.FormatVersion, Revision: 1}
+	src := newHangSource(set)
+	clk := &clock{now: t0}
+	c := hangCache(src, clk, time.Hour) // only release or the test's end ends the load
+	if _, err := c.Get(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.setHang(true)
+	t.Cleanup(func() { src.setHang(false) })
+	clk.Add(time.Minute) // past the TTL: the next Get reloads
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			get := c.Get
+			if i%2 == 1 {
+				get = c.Refresh
+			}
+			s, err := get(ctx)
+			if err != nil || s == nil || s.Revision != 1 {
+				t.Errorf("caller %d during the hang: %v, %v; want the stale copy", i, s, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := src.count(); got != 2 {
+		t.Errorf("loads = %d, want 2 (the first, and one shared reload)", got)
+	}
+	// The load is still hanging: later callers do not wait at all.
+	done := make(chan struct{})
+	go func() { defer close(done); c.Get(ctx); c.Refresh(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Get blocked on a hung load although it had a usable copy")
+	}
+	// Released, the load's result is used.
+	set.Revision = 2
+	src.setHang(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err := c.Get(ctx)
+		if err == nil && s.Revision == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after release: Get = %v, %v; want revision 2", s, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Without a copy a caller waits for the shared load, but no longer than
+// its own deadline: then it gets ErrUnavailable while the load goes on for
+// the next caller, who joins it instead of starting another.
+func TestCacheHungColdLoadRespectsDeadline(t *testing.T) {
+	t.Parallel()
+	src := newHangSource(&keys.Set{Version: keys.FormatVersion})
+	src.setHang(true)
+	t.Cleanup(func() { src.setHang(false) })
+	clk := &clock{now: t0}
+	c := hangCache(src, clk, time.Hour)
+	for i := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		s, err := c.Get(ctx)
+		cancel()
+		if !errors.Is(err, keys.ErrUnavailable) || s != nil {
+			t.Fatalf("cold Get %d on a hung source: %v, %v; want ErrUnavailable", i, s, err)
+		}
+	}
+	if got := src.count(); got != 1 {
+		t.Errorf("loads = %d, want 1 shared by the three callers", got)
+	}
+}
+
+// A load runs under the earlier of LoadTimeout and the caller's deadline,
+// and a load that times out is a failed one: the next caller within
+// RetryEvery is not made to wait again.
+func TestCacheLoadDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		loadTimeout time.Duration
+		callerLeft  time.Duration
+		want        time.Duration // the load's deadline, from now
+	}{
+		{"LoadTimeout first", 50 * time.Millisecond, time.Hour, 50 * time.Millisecond},
+		{"caller's deadline first", time.Hour, 60 * time.Millisecond, 60 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := newHangSource(&keys.Set{Version: keys.FormatVersion})
+			src.setHang(true)
+			t.Cleanup(func() { src.setHang(false) })
+			clk := &clock{now: t0}
+			c := hangCache(src, clk, tc.loadTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), tc.callerLeft)
+			defer cancel()
+			start := time.Now()
+			if _, err := c.Get(ctx); !errors.Is(err, keys.ErrUnavailable) {
+				t.Fatalf("Get = %v, want ErrUnavailable", err)
+			}
+			src.mu.Lock()
+			d := src.deadlines[0]
+			src.mu.Unlock()
+			if d.IsZero() || d.Sub(start) > tc.want+200*time.Millisecond || d.Sub(start) < tc.want-10*time.Millisecond {
+				t.Errorf("load deadline %v after the call, want %v", d.Sub(start), tc.want)
+			}
+			// Wait for the timed-out load to be recorded as failed.
+			for end := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, err := c.Refresh(context.Background()); errors.Is(err, keys.ErrUnavailable) && src.count() == 1 {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("loads = %d after the timeout, want 1", src.count())
+				}
+			}
+		})
+	}
+}
+
+// A caller whose context is already done starts no load: it cannot make a
+// healthy store look failed (which would hold every other caller off for
+// RetryEvery).
+func TestCacheDoneContextStartsNoLoad(t *testing.T) {
+	t.Parallel()
+	m := keys.NewMemory()
+	clk := &clock{now: t0}
+	c := newCache(m, clk)
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for name, call := range map[string]func(context.Context) (*keys.Set, error){"Get": c.Get, "Refresh": c.Refresh} {
+		if s, err := call(done); !errors.Is(err, keys.ErrUnavailable) || s != nil {
+			t.Errorf("%s with a done context and no copy = %v, %v; want ErrUnavailable", name, s, err)
+		}
+	}
+	if m.Loads() != 0 {
+		t.Errorf("loads = %d, want 0", m.Loads())
+	}
+	if _, err := c.Get(context.Background()); err != nil || m.Loads() != 1 {
+		t.Errorf("the next caller: err = %v, loads = %d; want a load that works", err, m.Loads())
+	}
+}

@@ -71,16 +71,6 @@ func ParsePasswordPolicy(s string) (PasswordPolicy, error) {
 // ServiceProviderConfig's changePassword.supported.
 func (s *Service) ChangesPasswords() bool { return s.Passwords == PasswordsHash }
 
-// hash returns the hash to store for a password sent under the policy, and
-// false when the policy keeps none.
-func (s *Service) hash(password *string) (string, bool, error) {
-	if password == nil || s.Passwords != PasswordsHash {
-		return "", false, nil
-	}
-	h, err := s.HashPassword(*password)
-	return h, err == nil, err
-}
-
 // New returns a Service storing users in store.
 func New(store scim.UserStore) *Service {
 	s := &Service{store: store, rt: scim.UserResourceType, Now: time.Now, HashPassword: HashPassword}
@@ -110,7 +100,7 @@ func (s *Service) Create(ctx context.Context, tenant string, body map[string]any
 		Attrs: in.Attrs,
 		Meta:  scim.Meta{ResourceType: s.rt.Name, Created: now, LastModified: now, Version: 1},
 	}
-	if r.PasswordHash, _, err = s.hash(in.Password); err != nil {
+	if r.PasswordHash, _, err = s.hash(ctx, in.Password); err != nil {
 		return nil, err
 	}
 	if err := s.store.Create(ctx, tenant, r); err != nil {
@@ -151,13 +141,19 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 	keep := in.Password != nil && s.Passwords == PasswordsHash
 	return s.update(ctx, tenant, id, ifMatch, func(cur *scim.Resource) (map[string]any, string, error) {
 		next := &scim.Resource{Attrs: in.Attrs, PasswordHash: cur.PasswordHash}
-		if keep && (cur.PasswordHash == "" || !VerifyPassword(cur.PasswordHash, *in.Password)) {
-			if hash == "" {
-				if hash, err = s.HashPassword(*in.Password); err != nil {
-					return nil, "", err
-				}
+		if keep {
+			same, err := s.samePassword(ctx, cur.PasswordHash, *in.Password)
+			if err != nil {
+				return nil, "", err
 			}
-			next.PasswordHash = hash
+			if !same {
+				if hash == "" {
+					if hash, err = s.hashBounded(ctx, *in.Password); err != nil {
+						return nil, "", err
+					}
+				}
+				next.PasswordHash = hash
+			}
 		}
 		if len(scim.ChangedAttributes(cur, next)) == 0 {
 			return nil, "", errUnchanged
@@ -180,7 +176,7 @@ func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]
 		if err != nil {
 			return nil, "", err
 		}
-		hash, set, err := s.hash(res.Password)
+		hash, set, err := s.hash(ctx, res.Password)
 		if err != nil {
 			return nil, "", err
 		}

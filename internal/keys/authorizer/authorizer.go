@@ -15,6 +15,13 @@
 //     for other routes, and a context with the flat strings "tenant" and
 //     "keyId" (internal/authctx).
 //
+// A decision is bounded in time whatever the key store does: it ends
+// DeadlineMargin before the invocation's deadline (the Lambda context's),
+// each document load is bounded (keys.CacheConfig), and a container that
+// holds a usable copy of a document serves it rather than wait for a slow
+// or hung Secrets Manager. So a hung store never runs the function into
+// its timeout, which would reset the sandbox and lose the cached copy.
+//
 // Every decision is one log line ("msg":"authorize", the key id, never the
 // key) that is also a CloudWatch embedded metric: AuthorizerDecisions by
 // Outcome (the Outcome constants).
@@ -67,6 +74,10 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // ErrUnavailable is returned when the key set cannot be loaded and no usable
 // copy is cached. API Gateway answers it with a 5xx, never a 401.
 var ErrUnavailable = errors.New("authorizer: key set unavailable")
+
+// DeadlineMargin is how long before the invocation's deadline a decision
+// gives up waiting for the key store, to leave time to log and answer.
+const DeadlineMargin = 500 * time.Millisecond
 
 // Handler checks bearer keys against a cached key set.
 type Handler struct {
@@ -127,6 +138,11 @@ func New(src keys.Source, opts ...Option) *Handler {
 // comment for what each outcome returns.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayCustomAuthorizerRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	var none events.APIGatewayCustomAuthorizerResponse
+	if d, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-DeadlineMargin))
+		defer cancel()
+	}
 	resource, err := stageResource(ev.MethodArn)
 	if err != nil {
 		h.decision(ctx, OutcomeError, "", "", err)

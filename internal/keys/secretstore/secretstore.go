@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -129,17 +131,63 @@ func (s *Store) id(ctx context.Context) (string, error) {
 	return s.root.ShardName(ctx, s.shard)
 }
 
+// Bounds limit how long one Secrets Manager call can take: each HTTP
+// attempt (connecting, TLS, sending and reading the whole reply) and how
+// many attempts the SDK's retryer makes, with what backoff between them.
+// The caller's context deadline bounds the whole call on top; retries that
+// would not fit in it are not made.
+type Bounds struct {
+	// Attempt bounds one HTTP attempt; 0 leaves it unbounded (the SDK's
+	// default, which waits for a hung endpoint as long as the context).
+	Attempt time.Duration
+	// MaxAttempts is how many attempts one call makes, the first
+	// included; 0 is the SDK's default (3).
+	MaxAttempts int
+	// MaxBackoff caps the jittered wait between attempts; 0 is the SDK's
+	// default (20 s).
+	MaxBackoff time.Duration
+}
+
+// AuthorizerBounds are the bounds of the authorizer's client. Healthy
+// GetSecretValue calls of at most 64 KB take tens of milliseconds in
+// region, so one attempt gets 600 ms and a call at most three attempts
+// with up to 100 ms between them: 2 s in all, keys.DefaultLoadTimeout, the
+// bound of one load. Timeouts, 5xx, throttling and refused connections are
+// retried (the SDK's standard retryer).
+var AuthorizerBounds = Bounds{Attempt: 600 * time.Millisecond, MaxAttempts: 3, MaxBackoff: 100 * time.Millisecond}
+
+// ClientOption changes the client NewClient builds.
+type ClientOption func(*secretsmanager.Options)
+
+// WithBounds bounds every call of the client (see Bounds).
+func WithBounds(b Bounds) ClientOption {
+	return func(o *secretsmanager.Options) {
+		if b.Attempt > 0 {
+			o.HTTPClient = awshttp.NewBuildableClient().WithTimeout(b.Attempt)
+		}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			if b.MaxAttempts > 0 {
+				so.MaxAttempts = b.MaxAttempts
+			}
+			if b.MaxBackoff > 0 {
+				so.MaxBackoff = b.MaxBackoff
+			}
+		})
+	}
+}
+
 // NewClient returns a Secrets Manager client from the default AWS
 // configuration (environment, shared config, IAM role). A non-empty endpoint
 // replaces the service endpoint, e.g. http://127.0.0.1:5000 for moto; a
 // non-empty region overrides the configured one. With an endpoint and no
 // region anywhere, us-east-1 is used so local stand-ins work without setup.
-func NewClient(ctx context.Context, endpoint, region string) (*secretsmanager.Client, error) {
-	var opts []func(*config.LoadOptions) error
+// The authorizer passes WithBounds(AuthorizerBounds).
+func NewClient(ctx context.Context, endpoint, region string, opts ...ClientOption) (*secretsmanager.Client, error) {
+	var loadOpts []func(*config.LoadOptions) error
 	if region != "" {
-		opts = append(opts, config.WithRegion(region))
+		loadOpts = append(loadOpts, config.WithRegion(region))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("secretstore: loading AWS configuration: %w", err)
 	}
@@ -150,7 +198,22 @@ func NewClient(ctx context.Context, endpoint, region string) (*secretsmanager.Cl
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
+		for _, opt := range opts {
+			opt(o)
+		}
 	}), nil
+}
+
+// NewAuthorizerStore returns the Store the authorizer reads: the root
+// secret secretARN through a client from NewClient with AuthorizerBounds
+// (endpoint as for NewClient, "" for AWS's). functions/authorizer and the
+// fault tests build it with this one call, so they test what runs.
+func NewAuthorizerStore(ctx context.Context, endpoint, secretARN string) (*Store, error) {
+	client, err := NewClient(ctx, endpoint, "", WithBounds(AuthorizerBounds))
+	if err != nil {
+		return nil, err
+	}
+	return New(client, secretARN), nil
 }
 
 // Load reads the AWSCURRENT version of the secret. A shard secret that does

@@ -6,7 +6,7 @@
 // staging-label rules AWS documents, gives every secret an ARN with a random
 // six-character suffix (and accepts it as SecretId), refuses a SecretString
 // over 65,536 bytes as AWS does (moto does not), and can be told to fail like
-// an outage.
+// an outage (SetFail) or to hang (SetHang).
 package smfake
 
 import (
@@ -38,6 +38,8 @@ type Server struct {
 	secrets  map[string]*fakeSecret
 	failWith int            // HTTP status to answer every call with; 0 = healthy
 	calls    map[string]int // per operation
+	hang     chan struct{}  // non-nil while hanging; closed to release
+	hung     int            // calls hanging now
 }
 
 type fakeSecret struct {
@@ -69,8 +71,33 @@ func Start() *Server {
 	return f
 }
 
-// Close stops the server.
-func (f *Server) Close() { f.srv.Close() }
+// Close stops the server, releasing hung calls first (httptest waits for
+// every call to end).
+func (f *Server) Close() {
+	f.SetHang(false)
+	f.srv.Close()
+}
+
+// SetHang makes every following call hang (on) or heals (off). A hung call
+// is read and counted, then never answered until the client gives up (it
+// closes the connection or its context ends), the hang is switched off
+// (then it is answered normally, like a slow Secrets Manager catching up)
+// or the server is closed: a Secrets Manager that accepts connections and
+// stops answering, not one that refuses them.
+func (f *Server) SetHang(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case on && f.hang == nil:
+		f.hang = make(chan struct{})
+	case !on && f.hang != nil:
+		close(f.hang)
+		f.hang = nil
+	}
+}
+
+// Hung returns how many calls are hanging now.
+func (f *Server) Hung() int { f.mu.Lock(); defer f.mu.Unlock(); return f.hung }
 
 // CreateSecret creates an empty secret (no value yet) named name and
 // returns its ARN.
@@ -161,6 +188,20 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.calls[op]++
+	if hang := f.hang; hang != nil {
+		f.hung++
+		f.mu.Unlock()
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+		f.mu.Lock()
+		f.hung--
+		if r.Context().Err() != nil {
+			f.mu.Unlock()
+			return // nobody is listening
+		}
+	}
 	var (
 		out  any
 		serr *smError
