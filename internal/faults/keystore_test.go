@@ -228,7 +228,7 @@ func outcome(resp events.APIGatewayCustomAuthorizerResponse, err error) string {
 	case errors.Is(err, authorizer.ErrUnauthorized):
 		return "401"
 	case err != nil:
-		return "500"
+		return "503" // AUTHORIZER_FAILURE, as template.yaml's gateway response answers it
 	case resp.Context["tenant"] == "acme":
 		return "allow"
 	}
@@ -292,7 +292,7 @@ func waitHungConns(t *testing.T, d *door) int64 {
 // A warm authorizer whose Secrets Manager hangs, then refuses connections:
 // valid keys stay allowed from the copy it holds, unknown ones denied,
 // every decision fast; concurrent requests share one load per document;
-// past the stale window the answer becomes a 500 (never a 401), and when
+// past the stale window the answer becomes a 503 (never a 401), and when
 // the store is back the keys are read again.
 func TestKeyStoreHungThenDown(t *testing.T) {
 	ks := newKeystore(t)
@@ -331,10 +331,10 @@ func TestKeyStoreHungThenDown(t *testing.T) {
 
 	// Past TTL+MaxStale the copy is no longer served (the store is down,
 	// so the load that finds out fails fast). Without a usable
-	// root nothing can be decided: a 500 for both keys, never a 401 (Entra
+	// root nothing can be decided: a 503 for both keys, never a 401 (Entra
 	// would quarantine the connection for a key that is fine).
 	clk.Add(keys.DefaultMaxStale)
-	t.Logf("down, copy too old: slowest of 10 decisions %v", burst(t, h, ks, 10, maxDecision, "500", "500"))
+	t.Logf("down, copy too old: slowest of 10 decisions %v", burst(t, h, ks, 10, maxDecision, "503", "503"))
 
 	// Back: the next load after RetryEvery reads the store again.
 	ks.door.set("forward")
@@ -344,8 +344,8 @@ func TestKeyStoreHungThenDown(t *testing.T) {
 
 // A cold authorizer (no copy yet, as after a sandbox reset) in front of a
 // hung store: nothing can be decided, so every request gets an error (API
-// Gateway: 500 AUTHORIZER_FAILURE, our gateway response turns it into a
-// SCIM 500 with Retry-After), never a 401, and within one load timeout,
+// Gateway: AUTHORIZER_FAILURE, our gateway response turns it into a
+// SCIM 503 with Retry-After), never a 401, and within one load timeout,
 // well under the function timeout; the concurrent requests share one load.
 // The same with the store down, faster.
 func TestKeyStoreColdStart(t *testing.T) {
@@ -354,7 +354,7 @@ func TestKeyStoreColdStart(t *testing.T) {
 			ks := newKeystore(t)
 			ks.door.set(mode)
 			h := ks.handler(t, &fakeClock{now: time.Now()})
-			slowest := burst(t, h, ks, 10, maxColdDecision, "500", "500")
+			slowest := burst(t, h, ks, 10, maxColdDecision, "503", "503")
 			t.Logf("cold, store %s: slowest of 10 concurrent decisions %v", mode, slowest)
 			if mode == "hang" {
 				attempts := int64(secretstore.AuthorizerBounds.MaxAttempts)

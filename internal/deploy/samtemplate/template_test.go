@@ -349,7 +349,8 @@ func TestTemplateGatewayResponses(t *testing.T) {
 	}{
 		{"UNAUTHORIZED", 401, map[string]string{"WWW-Authenticate": "Bearer"}},
 		{"ACCESS_DENIED", 403, nil},
-		{"AUTHORIZER_FAILURE", 500, nil},
+		{"AUTHORIZER_FAILURE", 503, map[string]string{"Retry-After": "5"}},
+		{"AUTHORIZER_CONFIGURATION_ERROR", 503, map[string]string{"Retry-After": "5"}},
 		{"MISSING_AUTHENTICATION_TOKEN", 404, nil},
 		{"THROTTLED", 429, map[string]string{"Retry-After": "1"}},
 		{"REQUEST_TOO_LARGE", 413, nil},

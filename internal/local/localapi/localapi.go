@@ -178,8 +178,11 @@ func (a *API) Routes() []string {
 // gatewayError answers as the template's gateway responses do: a SCIM
 // error body with status as a string.
 func gatewayError(w http.ResponseWriter, status int, detail string) {
-	if status == http.StatusUnauthorized {
+	switch status {
+	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", "Bearer")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5") // as template.yaml's AUTHORIZER_FAILURE
 	}
 	w.Header().Set("Content-Type", "application/scim+json")
 	w.WriteHeader(status)
@@ -246,8 +249,9 @@ func (a *API) authorize(ctx context.Context, token, methodArn string) (map[strin
 			if err.Error() == "Unauthorized" {
 				return nil, http.StatusUnauthorized, "Unauthorized"
 			}
-			// API Gateway's AUTHORIZER_FAILURE: 500, never a 401.
-			return nil, http.StatusInternalServerError, "the authorizer could not check the credentials; retry later"
+			// API Gateway's AUTHORIZER_FAILURE, which template.yaml's gateway
+			// response makes a 503 with Retry-After: 5; never a 401.
+			return nil, http.StatusServiceUnavailable, "the authorizer could not check the credentials; retry later"
 		}
 		a.store(token, resp)
 	}
