@@ -112,7 +112,7 @@ func TestDynamoDBKilledMidWrite(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(round), 13))
 		rng.Shuffle(len(ops), func(i, j int) { ops[i], ops[j] = ops[j], ops[i] })
 
-		// Eight writers; the kill comes once 40% of the writes are
+		// writers at once; the kill comes once 40% of the writes are
 		// answered, with others in flight. Writers take no new write once
 		// it came.
 		var killed atomic.Bool
@@ -123,7 +123,7 @@ func TestDynamoDBKilledMidWrite(t *testing.T) {
 		}
 		close(next)
 		var wg sync.WaitGroup
-		for range 8 {
+		for range writers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -141,6 +141,7 @@ func TestDynamoDBKilledMidWrite(t *testing.T) {
 		for answered.Load() < int64(len(ops)*2/5) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
+		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond) // not always right after an answer
 		killed.Store(true)
 		atKill := answered.Load()
 		inFlight := started.Load() - atKill
@@ -171,19 +172,34 @@ func TestDynamoDBKilledMidWrite(t *testing.T) {
 	dynamotest.RequireConsistent(t, env.DB, env.Table)
 }
 
-// lossWindow is how long before a SIGKILL DynamoDB Local may still lose a
-// TransactWriteItems it has answered with 200. It does (DynamoDB does
-// not): TestDynamoDBLocalLosesAnsweredTransactions shows such a loss, of
-// a transaction answered 3–18 ms before the kill, in about half the
-// kills; PutItem was never lost. A write acknowledged this shortly before
-// the kill and then missing is logged as the emulator's, not failed; one
-// acknowledged earlier fails the test. Either way the table must be
-// consistent: the lost transaction is lost whole.
-const lossWindow = 500 * time.Millisecond
+// writers is how many writers the workload runs at once.
+const writers = 8
 
+// DynamoDB Local loses, now and then, the last TransactWriteItems it
+// answered with 200 before a SIGKILL (DynamoDB does not):
+// TestDynamoDBLocalLosesAnsweredTransactions shows it on raw calls, in
+// about one kill of three, always the very last write answered (5–129 ms
+// before the kill), whole, never in part; PutItem never. So an
+// acknowledged write missing after the restart is logged as the
+// emulator's, not failed, when it is among the last writers writes
+// acknowledged before the kill (the HTTP answers may come in another order
+// than DynamoDB's); any other fails the test. Either way the table must
+// be consistent: a lost transaction is lost whole.
 // verify checks each write of a round against what the API now returns.
 func (c *client) verify(t *testing.T, ctx context.Context, round int, ops []*op, gid string, killAt time.Time) {
 	t.Helper()
+	// last holds the writes among the last writers acknowledged.
+	var byTime []*op
+	for _, o := range ops {
+		if o.acked() {
+			byTime = append(byTime, o)
+		}
+	}
+	slices.SortFunc(byTime, func(a, b *op) int { return b.at.Compare(a.at) })
+	last := map[*op]bool{}
+	for _, o := range byTime[:min(writers, len(byTime))] {
+		last[o] = true
+	}
 	members := c.members(t, ctx, gid)
 	type counts struct{ acked, lost, absent, applied int }
 	tally := map[string]*counts{}
@@ -234,12 +250,13 @@ func (c *client) verify(t *testing.T, ctx context.Context, round int, ops []*op,
 		switch {
 		case o.acked() && there:
 			n.acked++
-		case o.acked() && killAt.Sub(o.at) <= lossWindow:
+		case o.acked() && last[o]:
 			n.lost++
-			t.Logf("round %d: DynamoDB Local lost a write acknowledged %v before its SIGKILL: %s",
+			t.Logf("round %d: DynamoDB Local lost one of the last writes acknowledged before its SIGKILL (%v before): %s",
 				round, killAt.Sub(o.at).Round(time.Microsecond), detail)
 		case o.acked():
-			t.Errorf("round %d: acknowledged write lost (acknowledged %v before the kill): %s", round, killAt.Sub(o.at), detail)
+			t.Errorf("round %d: acknowledged write lost (acknowledged %v before the kill, not among the last %d): %s",
+				round, killAt.Sub(o.at).Round(time.Microsecond), writers, detail)
 		case there:
 			n.applied++
 		default:
@@ -409,7 +426,7 @@ func waitFor(wg *sync.WaitGroup, d time.Duration) bool {
 const evidenceEnv = "SCIM_FAULT_EVIDENCE"
 
 // TestDynamoDBLocalLosesAnsweredTransactions is the evidence behind
-// lossWindow, on raw DynamoDB calls with no service around them: four
+// the tolerance in verify, on raw DynamoDB calls with no service around them: four
 // writers send TransactWriteItems (two puts conditioned on absence and a
 // counter's ADD, as a create does) and four send PutItem, all recording
 // when each 200 came; then SIGKILL, a restart on the same data, and a read
@@ -543,7 +560,18 @@ func TestDynamoDBLocalLosesAnsweredTransactions(t *testing.T) {
 			} else {
 				lostPut++
 			}
-			t.Logf("round %d: lost %s, answered %v before the kill (transaction: %v)", round, a.sk, killAt.Sub(a.at).Round(time.Microsecond), a.tx)
+			laterTx, laterPut := 0, 0
+			for _, b := range acks {
+				if b.at.After(a.at) {
+					if b.tx {
+						laterTx++
+					} else {
+						laterPut++
+					}
+				}
+			}
+			t.Logf("round %d: lost %s, answered %v before the kill (transaction: %v), then %d transactions and %d PutItems answered",
+				round, a.sk, killAt.Sub(a.at).Round(time.Microsecond), a.tx, laterTx, laterPut)
 		}
 	}
 	t.Logf("%d kills: %d of %d answered transactions lost, %d of %d answered PutItems lost", rounds, lostTx, ackedTx, lostPut, ackedPut)
