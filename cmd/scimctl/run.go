@@ -37,7 +37,7 @@ Usage:
   scimctl keys purge  [--tenant TENANT] [--older-than AGE] [STORE]
   scimctl keys migrate [STORE]
   scimctl check --table TABLE [--tenant TENANT] [--endpoint URL] [--region REGION]
-                [--page-size N] [--pause D] [--max-problems N]
+                [--page-size N] [--pause D] [--max-problems N] [--confirm=false]
 
   create  makes a key for TENANT and prints it once, alone on stdout, so that
           KEY=$(scimctl keys create --tenant acme) works. Only its hash is
@@ -93,6 +93,10 @@ CHECK options:
   --pause D            wait D (e.g. 200ms) between calls, to leave
                        throughput to the service
   --max-problems N     list at most N problems (default 1000), count the rest
+  --confirm=false      report what the first read found; by default each
+                       tenant with a problem is read again and only the
+                       problems found twice are reported (a table in use
+                       shows writes in flight)
 
 Examples:
   scimctl keys create --tenant acme --description "Okta production"

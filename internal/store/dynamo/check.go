@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +45,12 @@ type CheckOptions struct {
 	// MaxProblems bounds the problems listed in the report (0: 1,000); the
 	// rest are only counted.
 	MaxProblems int
+	// Confirm reads each tenant with a listed problem again (a Query of
+	// its partition) and keeps only the problems found both times: on a
+	// table in use, a write in flight during the first read (a counter
+	// read before the item it counts) is not reported. The problems only
+	// counted (MoreProblems) are not confirmed.
+	Confirm bool
 }
 
 // ProblemKind names an invariant an item breaks.
@@ -128,6 +135,9 @@ type CheckReport struct {
 	Problems []Problem
 	// MoreProblems counts the problems found beyond those listed.
 	MoreProblems int
+	// Transient counts the problems of the first read that the second
+	// one (CheckOptions.Confirm) did not find again.
+	Transient int
 	// Calls is the number of Query or Scan calls made, and ReadUnits the
 	// read capacity units DynamoDB reported for them.
 	Calls     int
@@ -171,15 +181,57 @@ const (
 // Tombstones are counted, not checked (DynamoDB's TTL removes them).
 //
 // A table that is being written while it is read may show problems that
-// are writes in flight (a counter read before the item it counts): run it
-// again, and trust the problems that stay. Memory grows with the items
-// read (a few hundred bytes per resource, no document kept).
+// are writes in flight (a counter read before the item it counts):
+// opt.Confirm reads the tenants with problems again and keeps the problems
+// that stay. Memory grows with the items read (a few hundred bytes per
+// resource, no document kept).
 func Check(ctx context.Context, db CheckAPI, table string, opt CheckOptions) (*CheckReport, error) {
-	rep := &CheckReport{Items: map[string]int{}}
 	limit := opt.MaxProblems
 	if limit <= 0 {
 		limit = 1000
 	}
+	rep, err := check(ctx, db, table, opt, limit)
+	if err != nil || !opt.Confirm || len(rep.Problems) == 0 {
+		return rep, err
+	}
+	type id struct {
+		kind        ProblemKind
+		tenant, key string
+	}
+	again := map[id]bool{}
+	seen := map[string]bool{}
+	for _, p := range rep.Problems {
+		if p.Tenant == "" || seen[p.Tenant] {
+			continue
+		}
+		seen[p.Tenant] = true
+		o := opt
+		o.Tenant = p.Tenant
+		r, err := check(ctx, db, table, o, math.MaxInt)
+		if err != nil {
+			return nil, err
+		}
+		rep.Calls += r.Calls
+		rep.ReadUnits += r.ReadUnits
+		for _, q := range r.Problems {
+			again[id{q.Kind, q.Tenant, q.Key}] = true
+		}
+	}
+	kept := rep.Problems[:0]
+	for _, p := range rep.Problems {
+		if p.Tenant == "" || again[id{p.Kind, p.Tenant, p.Key}] {
+			kept = append(kept, p)
+		} else {
+			rep.Transient++
+		}
+	}
+	rep.Problems = kept
+	return rep, nil
+}
+
+// check is one read of Check, listing at most limit problems.
+func check(ctx context.Context, db CheckAPI, table string, opt CheckOptions, limit int) (*CheckReport, error) {
+	rep := &CheckReport{Items: map[string]int{}}
 	c := &checker{rep: rep, max: limit, tenants: map[string]*tenantItems{}}
 	var start map[string]types.AttributeValue
 	for {

@@ -412,3 +412,53 @@ func TestCheckEveryTenant(t *testing.T) {
 		t.Errorf("with MaxProblems 1: %d listed, %d more, OK %v; want 1, 1, false", len(rep.Problems), rep.MoreProblems, rep.OK())
 	}
 }
+
+// hiding is a CheckAPI whose first Query leaves out the item with sort key
+// sk, as a read that overtook its write would.
+type hiding struct {
+	dynamo.CheckAPI
+	sk    string
+	calls int
+}
+
+func (h *hiding) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	out, err := h.CheckAPI.Query(ctx, in, o...)
+	if h.calls++; h.calls == 1 && err == nil {
+		out.Items = slices.DeleteFunc(out.Items, func(it map[string]types.AttributeValue) bool {
+			return it["sk"].(*types.AttributeValueMemberS).Value == h.sk
+		})
+	}
+	return out, err
+}
+
+// Confirm drops what a second read does not find again (writes in
+// flight) and keeps what it does.
+func TestCheckConfirm(t *testing.T) {
+	t.Parallel()
+	db, table := dynamotest.Table(t)
+	f := newFixture(t, db, table, "t")
+	f.del(t, f.adminsExt) // a real problem
+	for _, tc := range []struct {
+		confirm       bool
+		wantProblems  int
+		wantTransient int
+	}{
+		// Alice's hidden pointer: missing, and so is the group set it holds.
+		{false, 3, 0},
+		{true, 1, 2},
+	} {
+		t.Run(fmt.Sprintf("confirm=%v", tc.confirm), func(t *testing.T) {
+			h := &hiding{CheckAPI: db, sk: "I#U#" + f.alice.ID}
+			rep, err := dynamo.Check(context.Background(), h, table, dynamo.CheckOptions{Tenant: "t", Confirm: tc.confirm})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Problems) != tc.wantProblems || rep.Transient != tc.wantTransient {
+				t.Fatalf("problems %v, transient %d; want %d and %d", rep.Problems, rep.Transient, tc.wantProblems, tc.wantTransient)
+			}
+			if tc.confirm && rep.Problems[0].Kind != dynamo.ProblemMissingExtPointer {
+				t.Errorf("kept %v, want the missing externalId pointer", rep.Problems[0])
+			}
+		})
+	}
+}
