@@ -115,6 +115,7 @@ type Problem struct {
 	Detail string
 }
 
+// String is the problem on one line: tenant, kind, key and detail.
 func (p Problem) String() string {
 	s := fmt.Sprintf("tenant %q: %s: %s", p.Tenant, p.Kind, p.Key)
 	if p.Detail != "" {
