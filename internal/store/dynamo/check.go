@@ -642,21 +642,32 @@ type groupSet struct {
 	groups []string
 }
 
-// userSets is the one place that knows where a user's group ids are kept;
-// Check reads memberships only through it. Today they are g on the user's
-// id pointer (members.go), returned always: DynamoDB drops a set emptied,
-// so no g is no group. Issue 12 moves the set onto the user item: a set
-// found there is returned too, and must agree with the memberships as
-// well. Moving the set is swapping the two here.
+// groupsOnUserItem says where a user's set of group ids lives: false, g
+// on its id pointer (members.go, today); true, on the user item, where
+// issue 12 moves it. Check reads memberships only through userSets, so
+// the move changes this one constant.
+const groupsOnUserItem = false
+
+// userSets returns the group sets a user's items hold: the set where it
+// lives (groupsOnUserItem) always — DynamoDB drops a set emptied, so no g
+// is no group — and a set found on the other item too, which must agree
+// with the memberships as well (a leftover of the move would not).
 func userSets(u resourceItem, p pointerItem) []groupSet {
-	out := []groupSet{{where: p.sk, groups: p.groups}}
-	if p.sk == "" {
-		out[0].where = users.idKey(u.id)
+	ptr := groupSet{where: p.sk, groups: p.groups}
+	if ptr.where == "" {
+		ptr.where = users.idKey(u.id)
+	}
+	item := groupSet{where: u.sk, groups: u.groups}
+	if groupsOnUserItem {
+		if len(p.groups) > 0 {
+			return []groupSet{item, ptr}
+		}
+		return []groupSet{item}
 	}
 	if u.hasGroups {
-		out = append(out, groupSet{where: u.sk, groups: u.groups})
+		return []groupSet{ptr, item}
 	}
-	return out
+	return []groupSet{ptr}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
