@@ -2,7 +2,8 @@
 // lists and revokes them in the local key file used by `make run` or, with
 // --secret, in the Secrets Manager secret of a deployed stack. Run
 // `scimctl --help` for usage; docs/keys.md walks through rotation and
-// revocation.
+// revocation. `scimctl check` verifies the directory table's invariants
+// (docs/operations.md, "Checking the table").
 package main
 
 import (

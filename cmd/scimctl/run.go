@@ -26,7 +26,8 @@ const (
 	exitUsage   = 2
 )
 
-const usage = `scimctl manages the API keys that IdPs (Okta, Entra ID) use to call serverless-scim.
+const usage = `scimctl manages the API keys that IdPs (Okta, Entra ID) use to call serverless-scim,
+and checks the directory table.
 
 Usage:
   scimctl keys create --tenant TENANT [--expires WHEN] [--description TEXT] [STORE]
@@ -35,6 +36,8 @@ Usage:
   scimctl keys revoke [STORE] KEY_ID
   scimctl keys purge  [--tenant TENANT] [--older-than AGE] [STORE]
   scimctl keys migrate [STORE]
+  scimctl check --table TABLE [--tenant TENANT] [--endpoint URL] [--region REGION]
+                [--page-size N] [--pause D] [--max-problems N] [--confirm=false]
 
   create  makes a key for TENANT and prints it once, alone on stdout, so that
           KEY=$(scimctl keys create --tenant acme) works. Only its hash is
@@ -53,6 +56,12 @@ Usage:
   migrate converts a key set of the single-secret layout (releases before
           sharding) to the sharded one; its keys keep working. Run it once,
           after deploying the stack of this release.
+  check   reads the directory table (one tenant's items, or with no
+          --tenant every item: a Scan) and lists every item that breaks the
+          table's invariants (id and externalId pointers, bucket counters,
+          memberships), one a line on stdout; it only reads. Its cost is
+          about one read capacity unit per 4 KB of items read
+          (docs/operations.md, "Checking the table").
 
 Options:
   --tenant TENANT      tenant the key acts on: 1-64 letters, digits, '.', '_'
@@ -74,14 +83,31 @@ STORE (where the key set lives; default: the local files of make run):
                        (default: $AWS_ENDPOINT_URL, else AWS)
   --region REGION      AWS region (default: $AWS_REGION / AWS config)
 
+CHECK options:
+  --table TABLE        the table (stack output DirectoryTableName)
+  --tenant TENANT      check only this tenant's items (a Query)
+  --endpoint URL       DynamoDB endpoint, e.g. DynamoDB Local's
+                       http://127.0.0.1:8000 under make run (default: AWS)
+  --region REGION      AWS region (default: $AWS_REGION / AWS config)
+  --page-size N        items per Query or Scan call (default: 1 MB of them)
+  --pause D            wait D (e.g. 200ms) between calls, to leave
+                       throughput to the service
+  --max-problems N     list at most N problems (default 1000), count the rest
+  --confirm=false      report what the first read found; by default each
+                       tenant with a problem is read again and only the
+                       problems found twice are reported (a table in use
+                       shows writes in flight)
+
 Examples:
   scimctl keys create --tenant acme --description "Okta production"
   KEY=$(scimctl keys create --tenant acme --expires 90d --secret serverless-scim/api-keys)
   scimctl keys list --secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:scim-keys-AbCdEf
   scimctl keys revoke 4TqQ0bX9mZc2
   scimctl keys purge --older-than 30d --secret "$SECRET"
+  scimctl check --table scim-local --endpoint http://127.0.0.1:8000
+  scimctl check --table "$TABLE" --tenant acme --page-size 500 --pause 100ms
 
-Exit status: 0 success, 1 failure, 2 usage error.
+Exit status: 0 success, 1 failure, 2 usage error, 3 check found problems.
 `
 
 // errUsage marks errors in the command line.
@@ -101,6 +127,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case errors.Is(err, errProblems):
+		return exitProblems
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "scimctl: %s\nRun 'scimctl --help' for usage.\n", ue.msg)
 		return exitUsage
@@ -126,8 +154,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if isHelp(args[0]) || args[0] == "help" {
 		return flag.ErrHelp
 	}
+	if args[0] == "check" {
+		return runCheck(ctx, args[1:], stdout, stderr)
+	}
 	if args[0] != "keys" {
-		return usagef("unknown command %q (want 'keys')", args[0])
+		return usagef("unknown command %q (want 'keys' or 'check')", args[0])
 	}
 	if len(args) < 2 {
 		return usagef("'keys' needs a subcommand: create, list, revoke, purge or migrate")

@@ -23,6 +23,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/keys/keyfile"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi/apitest"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
@@ -52,6 +53,11 @@ func eachBackend(t *testing.T, test func(t *testing.T, env groupEnv)) {
 func startGroups(t *testing.T, backend apitest.Backend) groupEnv {
 	t.Helper()
 	env := apitest.Start(t, apitest.Options{Store: backend})
+	if env.DB != nil {
+		// Once every subtest is done (the concurrent PATCHes among them),
+		// the table keeps its invariants.
+		t.Cleanup(func() { dynamotest.RequireConsistent(t, env.DB, env.Table) })
+	}
 	k, _, err := keys.Create(context.Background(), keyfile.New(env.KeysPath), keys.NewKey{Tenant: "other"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -296,6 +296,7 @@ func TestChunkedWritesConverge(t *testing.T) {
 	if n := count(); n != 2*store.MembersPerTx || cur.Meta.Version != 3 {
 		t.Errorf("after the failure: %d members v%d, want %d v3 (two chunks committed)", n, cur.Meta.Version, 2*store.MembersPerTx)
 	}
+	dynamotest.RequireConsistent(t, db, table) // each committed chunk is whole
 	next := storetest.Next(cur, func(map[string]any) {})
 	if err := groups.Update(ctx, "t", cur, next, add, nil); err != nil {
 		t.Fatalf("the retry: %v", err)
@@ -354,4 +355,5 @@ func TestChunkedWritesConverge(t *testing.T) {
 	if n, _ := groups.Count(ctx, "t"); n != 0 {
 		t.Errorf("group Count after the undone Create = %d", n)
 	}
+	dynamotest.RequireConsistent(t, db, table)
 }

@@ -20,18 +20,27 @@ import (
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
 
-// The DynamoDB store meets the UserStore contract on DynamoDB Local.
+// The DynamoDB store meets the UserStore contract on DynamoDB Local, and
+// each test's table (its races of creates and renames too) keeps every
+// invariant the table checker knows.
 func TestContract(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) scim.UserStore { return dynamotest.Store(t) })
+	storetest.Run(t, func(t *testing.T) scim.UserStore {
+		db, table := dynamotest.Table(t)
+		t.Cleanup(func() { dynamotest.RequireConsistent(t, db, table) })
+		return dynamo.NewUserStore(db, table)
+	})
 }
 
-// The DynamoDB group store meets the group contract on DynamoDB Local.
+// The DynamoDB group store meets the group contract on DynamoDB Local, and
+// each test's table (concurrent member adds, chunked changes) stays
+// consistent.
 func TestGroupContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunGroups(t, func(t *testing.T) storetest.Stores {
-		users, groups := dynamotest.Stores(t)
-		return storetest.Stores{Users: users, Groups: groups}
+		db, table := dynamotest.Table(t)
+		t.Cleanup(func() { dynamotest.RequireConsistent(t, db, table) })
+		return storetest.Stores{Users: dynamo.NewUserStore(db, table), Groups: dynamo.NewGroupStore(db, table)}
 	})
 }
 

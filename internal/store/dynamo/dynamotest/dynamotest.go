@@ -102,3 +102,28 @@ func Stores(tb testing.TB) (*dynamo.UserStore, *dynamo.GroupStore) {
 	db, name := Table(tb)
 	return dynamo.NewUserStore(db, name), dynamo.NewGroupStore(db, name)
 }
+
+// RequireConsistent checks every item of table (dynamo.Check, a Scan of
+// the whole table) and fails tb listing each broken invariant. Tests call
+// it once their writers are done: after concurrency races and after a
+// fault, to prove the table is as the transactions keep it.
+func RequireConsistent(tb testing.TB, db dynamo.CheckAPI, table string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := dynamo.Check(ctx, db, table, dynamo.CheckOptions{})
+	if err != nil {
+		tb.Fatalf("checking table %s: %v", table, err)
+	}
+	if rep.OK() {
+		return
+	}
+	var b strings.Builder
+	for _, p := range rep.Problems {
+		b.WriteString("\n\t" + p.String())
+	}
+	if rep.MoreProblems > 0 {
+		fmt.Fprintf(&b, "\n\t… and %d more", rep.MoreProblems)
+	}
+	tb.Errorf("table %s breaks its invariants (%d problem(s)):%s", table, len(rep.Problems)+rep.MoreProblems, b.String())
+}
