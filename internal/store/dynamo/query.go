@@ -97,7 +97,14 @@ type span struct {
 // know how much they need (a page) set sp.first to it and pay for little
 // more; reads that do not (a filter) grow their steps, so that a read of n
 // items takes O(log n) calls, never n/page of them.
+//
+// A bound too long to be a key is errPosition, a 400: it is a position no
+// stored resource has, and the listing resumes only at positions it issued
+// (a forged cursor's is refused as invalidCursor before it comes here).
 func (t *table) queryRange(ctx context.Context, tenant string, sp span, fn func(map[string]types.AttributeValue) (bool, error)) error {
+	if !store.KeyFits(sp.lo) || !store.KeyFits(sp.hi) || !store.KeyFits(sp.after) {
+		return errPosition
+	}
 	var start map[string]types.AttributeValue
 	if sp.after != "" {
 		start = key(tenant, sp.after)
