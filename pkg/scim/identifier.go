@@ -46,6 +46,9 @@ var names = precis.NewFreeform(precis.Norm(norm.NFC))
 // stored before this check stays readable, and a write that keeps it as
 // it is (see CheckRename) is not refused for it.
 func CheckName(attr, value string) error {
+	if printableASCII(value) {
+		return nil // the common case (an email address), and all valid
+	}
 	if !utf8.ValidString(value) {
 		return BadRequest(ScimTypeInvalidValue, "%s is not valid UTF-8", attr)
 	}
@@ -75,6 +78,17 @@ func CheckRename(attr string, prev, next map[string]any) error {
 		return nil
 	}
 	return CheckName(attr, n)
+}
+
+// printableASCII reports whether s is U+0020 to U+007E only, which the
+// FreeformClass allows and NFC keeps as they are.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func codePoint(r rune) string { return fmt.Sprintf("U+%04X", r) }

@@ -3,6 +3,8 @@ package scim_test
 import (
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -90,4 +92,33 @@ func TestCheckRename(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What CheckName accepts is valid UTF-8 without a control, private-use or
+// bidi control character, without U+FFFD, and has a folded key; what it
+// refuses is a 400 invalidValue. It never panics.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"alice@x.io", "Sales EMEA", "a\x00b", "admin\u202e", "ad\u200bmin", "\u0915\u094d\u200d\u0937",
+		"a\xffb", "\ufffd", strings.Repeat("\u0390", 10), "\ufeff", "a\u0378", "\U000E0041"} {
+		f.Add(s)
+	}
+	bidi := []rune{0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := scim.CheckName("userName", s)
+		if err != nil {
+			if e, ok := scim.AsError(err); !ok || e.Status != 400 || e.ScimType != scim.ScimTypeInvalidValue {
+				t.Fatalf("CheckName(%+q) = %v, want nil or 400 invalidValue", s, err)
+			}
+			return
+		}
+		if !utf8.ValidString(s) {
+			t.Fatalf("accepted invalid UTF-8 %+q", s)
+		}
+		for _, r := range s {
+			if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Co, r) || r == utf8.RuneError || strings.ContainsRune(string(bidi), r) {
+				t.Fatalf("accepted %+q with %U", s, r)
+			}
+		}
+		_ = scim.Fold(s)
+	})
 }
