@@ -190,6 +190,10 @@ func (s *Service) Create(ctx context.Context, tenant string, body map[string]any
 	if err := s.rt.CheckRequired(in.Attrs); err != nil {
 		return nil, err
 	}
+	name, _ := in.Attrs["displayName"].(string)
+	if err := scim.CheckName("displayName", name); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	g := &scim.Resource{
 		ID:    uuid.NewString(),
@@ -303,6 +307,9 @@ func (s *Service) Replace(ctx context.Context, tenant, id string, body map[strin
 		}
 		slices.Sort(remove)
 		next := s.next(cur, copyAttrs(in.Attrs))
+		if err := scim.CheckRename("displayName", cur.Attrs, next.Attrs); err != nil {
+			return nil, err
+		}
 		if len(add) == 0 && len(remove) == 0 && reflect.DeepEqual(cur.Attrs, next.Attrs) {
 			return shown(cur, final), nil
 		}

@@ -146,6 +146,9 @@ func (s *Service) Patch(ctx context.Context, tenant, id string, body map[string]
 			}
 			attrs, changed = res.Attrs, res.Changed
 		}
+		if err := scim.CheckRename("displayName", cur.Attrs, attrs); err != nil {
+			return nil, err
+		}
 		st := &memberState{s: s, ctx: ctx, tenant: tenant, group: id, delta: map[string]*change{}, known: map[string]bool{}}
 		for _, mo := range pl.memberOps {
 			if err := st.apply(mo); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/serverless-scim/serverless-scim/internal/store"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 	"github.com/serverless-scim/serverless-scim/pkg/scim/filter"
 )
@@ -61,6 +62,12 @@ func decodeCursor(s, query string, now time.Time) (*cursor, error) {
 	}
 	var c cursor
 	if err := json.Unmarshal(b, &c); err != nil || c.Sum != c.checksum() || c.Query != query {
+		return nil, errInvalidCursor
+	}
+	// The checksum detects damage, not forgery: a position that no stored
+	// resource can have (a name too long for a key, after folding) was
+	// never issued, and the store could not read from it.
+	if c.Pos != "" && !store.NameFits(c.Pos) {
 		return nil, errInvalidCursor
 	}
 	if now.Sub(time.Unix(c.Issued, 0)) > scim.CursorTimeout {

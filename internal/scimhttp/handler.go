@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -220,11 +221,40 @@ func (h *Handler) wrap(fn handlerFunc) http.Handler {
 			writeError(r.Context(), w, scim.Errorf(http.StatusUnauthorized, "", "the request carries no valid credentials"))
 			return
 		}
+		if err := checkQuery(r); err != nil {
+			writeError(r.Context(), w, err)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		if err := fn(w, r, tenant); err != nil {
 			writeError(r.Context(), w, err)
 		}
 	})
+}
+
+// checkQuery refuses a query string that does not decode to UTF-8: 400
+// invalidFilter, since the query parameters of SCIM (filter, attributes,
+// sortBy, cursor…) are the query of a list or search (RFC 7644 §3.4.2).
+// Without it a parameter's invalid bytes would reach a parser or a key
+// lookup as they are, or be replaced by U+FFFD somewhere on the way.
+func checkQuery(r *http.Request) error {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	for k, vs := range r.URL.Query() {
+		if !utf8.ValidString(k) {
+			return scim.BadRequest(scim.ScimTypeInvalidFilter, "a query parameter name is not valid UTF-8")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				if len(k) > 64 {
+					k = k[:61] + "..."
+				}
+				return scim.BadRequest(scim.ScimTypeInvalidFilter, "query parameter %q is not valid UTF-8", k)
+			}
+		}
+	}
+	return nil
 }
 
 // readObject reads and parses a JSON object body. Oversized bodies are 413;
@@ -237,6 +267,12 @@ func readObject(r *http.Request) (map[string]any, error) {
 			return nil, scim.Errorf(http.StatusRequestEntityTooLarge, "", "request body exceeds %d bytes", MaxBodyBytes)
 		}
 		return nil, scim.BadRequest(scim.ScimTypeInvalidSyntax, "could not read the request body")
+	}
+	// JSON text is UTF-8 (RFC 8259 §8.1), and encoding/json would replace
+	// each invalid byte with U+FFFD without a word: different inputs would
+	// become one value, and a client's mistake a silent change.
+	if !utf8.Valid(data) {
+		return nil, scim.BadRequest(scim.ScimTypeInvalidSyntax, "request body is not valid UTF-8")
 	}
 	return scim.ParseJSONObject(data)
 }

@@ -43,6 +43,28 @@ const (
 	extPrefix = len("X#U#") + len(":") + len("#")
 )
 
+// MaxSortKey is DynamoDB's limit on a sort key, in bytes. A key longer
+// than it names no item: no store ever wrote one (CheckLimits refuses the
+// values that would make one), and a read of one is not a question
+// DynamoDB answers (it is a ValidationException, not "absent").
+const MaxSortKey = maxSortKey
+
+// KeyFits reports whether sk can be a sort key (of at most MaxSortKey
+// bytes). The DynamoDB store's reads check every key they build with it, so
+// that any lookup value too long to be part of a key (a userName, a
+// displayName, an externalId, after folding) finds nothing instead of
+// failing; the in-memory store finds nothing for such a value because it
+// never stored one.
+func KeyFits(sk string) bool { return len(sk) <= maxSortKey }
+
+// NameFits reports whether name (a userName, a group's displayName) can
+// name a stored resource: whether its listing key, folded, fits a sort key
+// after the longest prefix. It is the test CheckLimits applies on writes,
+// so a name that does not fit is one no store holds. Folding can make a
+// name longer (U+0390 is 2 bytes and folds to 6), so the test is on the
+// folded form, never on the value as sent.
+func NameFits(name string) bool { return namePrefix+len(ListingKey(name)) <= maxSortKey }
+
 // CheckLimits returns scim.ErrTooLarge when doc (the attributes as JSON) is
 // too large to store, and a 400 invalidValue error when the name (the
 // attribute nameAttr: userName, displayName) or the externalId (with the
@@ -51,7 +73,7 @@ func CheckLimits(doc []byte, nameAttr, name, externalID, id string) error {
 	if len(doc) > MaxDocBytes {
 		return scim.ErrTooLarge
 	}
-	if namePrefix+len(ListingKey(name)) > maxSortKey {
+	if !NameFits(name) {
 		return scim.BadRequest(scim.ScimTypeInvalidValue, "%s is too long", nameAttr)
 	}
 	if extPrefix+len(strconv.Itoa(len(externalID)))+len(externalID)+len(id) > maxSortKey {

@@ -94,6 +94,10 @@ func (s *Service) Create(ctx context.Context, tenant string, body map[string]any
 	if err := s.rt.CheckRequired(in.Attrs); err != nil {
 		return nil, err
 	}
+	name, _ := in.Attrs["userName"].(string)
+	if err := scim.CheckName("userName", name); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	r := &scim.Resource{
 		ID:    uuid.NewString(),
@@ -212,6 +216,9 @@ func (s *Service) update(ctx context.Context, tenant, id string, ifMatch *scim.P
 			return cur, nil // RFC 7644 §3.5.2: no change, no new version
 		}
 		if err != nil {
+			return nil, err
+		}
+		if err := scim.CheckRename("userName", cur.Attrs, attrs); err != nil {
 			return nil, err
 		}
 		// Memberships are not the user's to write (groups change them); the

@@ -6,7 +6,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/serverless-scim/serverless-scim/internal/store"
+	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
+
+// The reads of the table (getItem through getKey, queryPrefix, queryRange)
+// check the sort keys they are given against store.KeyFits first: a key
+// built from a client's value (a userName or displayName, folded; an
+// externalId; an id) that is longer than a sort key names no item, since no
+// write ever made one (store.CheckLimits), so the read finds nothing.
+// Asking DynamoDB would be a ValidationException, which is not "absent" and
+// would answer the client 500 for its own mistake. This is the one place
+// the lookups of every resource type (users, groups, memberships) share.
+
+// getKey is what getItem sends GetItem: the key of the tenant's item sk,
+// or ok false for a key too long to be one, which names no item.
+func getKey(tenant, sk string) (k map[string]types.AttributeValue, ok bool) {
+	if !store.KeyFits(sk) {
+		return nil, false
+	}
+	return key(tenant, sk), true
+}
 
 // maxLimit is the largest Limit a Query is given; past it a Query asks for
 // no Limit, which DynamoDB caps at 1 MB of items (about 2,000 users of
@@ -25,8 +46,12 @@ func (t *table) query(ctx context.Context, in *dynamodb.QueryInput) (*dynamodb.Q
 }
 
 // queryPrefix calls fn for every item of the tenant whose sort key starts
-// with prefix, in key order, Query page by Query page.
+// with prefix, in key order, Query page by Query page. A prefix too long to
+// be a key is the start of none.
 func (t *table) queryPrefix(ctx context.Context, tenant, prefix string, fn func(map[string]types.AttributeValue) error) error {
+	if !store.KeyFits(prefix) {
+		return nil
+	}
 	var start map[string]types.AttributeValue
 	for {
 		out, err := t.query(ctx, &dynamodb.QueryInput{
@@ -49,6 +74,9 @@ func (t *table) queryPrefix(ctx context.Context, tenant, prefix string, fn func(
 	}
 }
 
+// errPosition is a listing position whose key cannot be a sort key.
+var errPosition = scim.BadRequest(scim.ScimTypeInvalidValue, "the listing position is longer than any stored name")
+
 // span is a range of the tenant's sort keys read in one direction.
 type span struct {
 	lo, hi  string // lo <= sk <= hi
@@ -69,7 +97,14 @@ type span struct {
 // know how much they need (a page) set sp.first to it and pay for little
 // more; reads that do not (a filter) grow their steps, so that a read of n
 // items takes O(log n) calls, never n/page of them.
+//
+// A bound too long to be a key is errPosition, a 400: it is a position no
+// stored resource has, and the listing resumes only at positions it issued
+// (a forged cursor's is refused as invalidCursor before it comes here).
 func (t *table) queryRange(ctx context.Context, tenant string, sp span, fn func(map[string]types.AttributeValue) (bool, error)) error {
+	if !store.KeyFits(sp.lo) || !store.KeyFits(sp.hi) || !store.KeyFits(sp.after) {
+		return errPosition
+	}
 	var start map[string]types.AttributeValue
 	if sp.after != "" {
 		start = key(tenant, sp.after)

@@ -263,7 +263,11 @@ func (t *table) conflictOrGone(ctx context.Context, k kind, tenant, id string) e
 
 // getItem is a strongly consistent GetItem; a nil item means absent.
 func (t *table) getItem(ctx context.Context, tenant, sk string) (map[string]types.AttributeValue, error) {
-	out, err := t.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &t.name, Key: key(tenant, sk), ConsistentRead: aws.Bool(true)})
+	k, ok := getKey(tenant, sk)
+	if !ok {
+		return nil, nil
+	}
+	out, err := t.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &t.name, Key: k, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, wrap("get", err)
 	}

@@ -50,6 +50,7 @@ func RunGroups(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"Listing", testGroupListing},
 		{"TenantIsolation", testGroupTenants},
 		{"Limits", testGroupLimits},
+		{"LookupLimits", testLookupLimits},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
