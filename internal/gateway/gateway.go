@@ -140,6 +140,9 @@ func New(method string, resources []scimhttp.Service, opts ...Option) Handler {
 	adapter := httpadapter.New(o.accessLog(h.Only(method)))
 	return func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		start := time.Now()
+		// Every storage call below runs under the request's deadline.
+		ctx, cancel := requestContext(ctx, ev, start)
+		defer cancel()
 		resp, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
 			// The event could not become an http.Request (a control
@@ -270,7 +273,8 @@ func resources(userStore scim.UserStore, groupStore scim.GroupStore, passwords u
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,
-// pointed at endpoint when it is not empty (DynamoDB Local).
+// with the retries and timeouts of DynamoDBOptions, pointed at endpoint
+// when it is not empty (DynamoDB Local).
 func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if endpoint != "" {
@@ -284,7 +288,7 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	if endpoint != "" && cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+	return dynamodb.NewFromConfig(cfg, DynamoDBOptions, func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			// DynamoDB Local's error replies carry no CRC32 header.
