@@ -1,9 +1,10 @@
 // Package gateway runs the SCIM HTTP handler inside Lambda behind an API
 // Gateway REST API: it adapts proxy events to net/http (via
 // aws-lambda-go-api-proxy's httpadapter), reads the tenant from the
-// authorizer context, writes one access line per request (which is also
-// its CloudWatch metrics), and builds each function's dependencies from its
-// configuration once per cold start.
+// authorizer context, bounds each request by a deadline before Lambda's and
+// API Gateway's (deadline.go), writes one access line per request (which is
+// also its CloudWatch metrics), and builds each function's dependencies
+// from its configuration once per cold start.
 package gateway
 
 import (

@@ -55,6 +55,9 @@ func (a *API) invoke(ctx context.Context, function string, ev events.APIGatewayP
 	case r := <-done:
 		return r.resp, r.err
 	case <-ctx.Done():
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return events.APIGatewayProxyResponse{}, ctx.Err() // the client went away
+		}
 		return events.APIGatewayProxyResponse{}, fmt.Errorf("%w after %v", errFunctionTimedOut, timeout)
 	case <-waited:
 		return events.APIGatewayProxyResponse{}, errIntegrationTimedOut
