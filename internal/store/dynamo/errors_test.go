@@ -2,12 +2,15 @@ package dynamo_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -194,4 +197,60 @@ func TestUnreachableStorageIsUnavailable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingTokens answers every TransactWriteItems with status and body
+// and records the ClientRequestToken of each request.
+func recordingTokens(t *testing.T, status int, body string) (string, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var tokens []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ ClientRequestToken string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		mu.Lock()
+		tokens = append(tokens, in.ClientRequestToken)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), tokens...)
+	}
+}
+
+// The SDK's retries of a transaction whose outcome it does not know (a
+// 500) carry one ClientRequestToken, so DynamoDB applies it at most once;
+// the store's retries after a cancellation (which wrote nothing) are new
+// transactions with new tokens, so DynamoDB does not answer them with the
+// first one's cancellation.
+func TestTransactionTokens(t *testing.T) {
+	t.Parallel()
+	t.Run("SDK retries keep the token", func(t *testing.T) {
+		t.Parallel()
+		url, tokens := recordingTokens(t, 500, `{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"x"}`)
+		err := dynamo.NewUserStore(client(url), "t").Create(context.Background(), "t", storetest.NewUser("x@y.z"))
+		got := tokens()
+		if !errors.Is(err, scim.ErrUnavailable) || len(got) != 2 || got[0] == "" || got[0] != got[1] {
+			t.Errorf("Create: %v; tokens %q, want two attempts with one token", err, got)
+		}
+	})
+	t.Run("store retries take new tokens", func(t *testing.T) {
+		t.Parallel()
+		url, tokens := recordingTokens(t, 400, `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"cancelled",`+
+			`"CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"},{"Code":"None"}]}`)
+		err := dynamo.NewUserStore(client(url), "t").Create(context.Background(), "t", storetest.NewUser("x@y.z"))
+		got := tokens()
+		seen := map[string]bool{}
+		for _, tk := range got {
+			seen[tk] = true
+		}
+		if !errors.Is(err, scim.ErrUnavailable) || len(got) < 2 || len(seen) != len(got) || seen[""] {
+			t.Errorf("Create: %v; tokens %q, want a new one per attempt", err, got)
+		}
+	})
 }
