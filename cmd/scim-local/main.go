@@ -2,7 +2,7 @@
 // starts DynamoDB Local with its data under .data/, creates the table if
 // missing, and serves http://127.0.0.1:8080/scim/v2 through internal/local/localapi,
 // which runs the same authorizer and the same per-verb Lambda handlers as
-// AWS, with the routes read from template.yaml.
+// AWS, with the routes and each function's timeout read from template.yaml.
 package main
 
 import (
@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-scim/serverless-scim/internal/config"
 	"github.com/serverless-scim/serverless-scim/internal/deploy/samtemplate"
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 	evFile := flags.String("events-file", "", "file the change events are appended to, one JSON line each (default <data>/events.jsonl)")
 	evEndpoint := flags.String("events-endpoint", "", "publish the change events to this EventBridge-compatible endpoint instead of the file")
 	evBus := flags.String("events-bus", "default", "event bus for -events-endpoint")
+	fnTimeout := flags.Duration("function-timeout", 0, "every SCIM function's timeout (default: each function's Timeout in the template, as Lambda applies it)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -113,12 +116,25 @@ func run(ctx context.Context, args []string, out io.Writer, logger *slog.Logger,
 	if err != nil {
 		return err
 	}
-	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(db, *table), dynamo.NewGroupStore(db, *table)), gateway.WithLogger(logger), gateway.WithMetricsNamespace(namespace))
+	// The functions' client has their retries and timeouts (the events
+	// reader keeps its own).
+	fdb := dynamodb.New(db.Options(), gateway.DynamoDBOptions)
+	functions := gateway.Handlers(gateway.Resources(dynamo.NewUserStore(fdb, *table), dynamo.NewGroupStore(fdb, *table)), gateway.WithLogger(logger), gateway.WithMetricsNamespace(namespace))
+	timeouts, err := localapi.FunctionTimeouts(tmpl)
+	if err != nil {
+		return err
+	}
+	if *fnTimeout > 0 {
+		for id := range timeouts {
+			timeouts[id] = *fnTimeout
+		}
+	}
 	auth, devKey, err := newAuthorizer(*dataDir, *keyTTL, authorizer.WithLogger(logger), authorizer.WithMetricsNamespace(namespace))
 	if err != nil {
 		return err
 	}
-	api, err := localapi.New(localapi.Config{Routes: tmpl.Routes, Functions: functions, Authorizer: auth, AuthorizerTTL: *authTTL})
+	api, err := localapi.New(localapi.Config{Routes: tmpl.Routes, Functions: functions, Authorizer: auth, AuthorizerTTL: *authTTL,
+		Timeouts: timeouts, IntegrationTimeout: gateway.IntegrationTimeout})
 	if err != nil {
 		return err
 	}

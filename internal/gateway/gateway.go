@@ -1,9 +1,10 @@
 // Package gateway runs the SCIM HTTP handler inside Lambda behind an API
 // Gateway REST API: it adapts proxy events to net/http (via
 // aws-lambda-go-api-proxy's httpadapter), reads the tenant from the
-// authorizer context, writes one access line per request (which is also
-// its CloudWatch metrics), and builds each function's dependencies from its
-// configuration once per cold start.
+// authorizer context, bounds each request by a deadline before Lambda's and
+// API Gateway's (deadline.go), writes one access line per request (which is
+// also its CloudWatch metrics), and builds each function's dependencies
+// from its configuration once per cold start.
 package gateway
 
 import (
@@ -148,6 +149,9 @@ func New(method string, resources []scimhttp.Service, opts ...Option) Handler {
 			return o.errorResponse(ctx, ev, e, start), nil
 		}
 		ev.Path = path
+		// Every storage call below runs under the request's deadline.
+		ctx, cancel := requestContext(ctx, ev, start)
+		defer cancel()
 		resp, err := adapter.ProxyWithContext(ctx, ev)
 		if err != nil {
 			// The event could not become an http.Request (a control
@@ -361,7 +365,8 @@ func resources(userStore scim.UserStore, groupStore scim.GroupStore, passwords u
 }
 
 // DynamoDB returns a DynamoDB client from the default AWS configuration,
-// pointed at endpoint when it is not empty (DynamoDB Local).
+// with the retries and timeouts of DynamoDBOptions, pointed at endpoint
+// when it is not empty (DynamoDB Local).
 func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if endpoint != "" {
@@ -375,7 +380,7 @@ func DynamoDB(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
 	if endpoint != "" && cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+	return dynamodb.NewFromConfig(cfg, DynamoDBOptions, func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			// DynamoDB Local's error replies carry no CRC32 header.

@@ -33,9 +33,16 @@ func Now(clock func() time.Time) time.Time { return clock().UTC().Truncate(time.
 // If-Match a conflict is scim.ErrPrecondition at once: the version the
 // client named is gone. When every attempt lost, it returns busy (a
 // retryable 503: the server's contention, not the client's mistake).
+//
+// The loop ends at ctx's deadline (the request's, internal/deadline) too:
+// no attempt starts once it has passed, and the wait between attempts ends
+// with it; the error is then ctx's, which the transport answers 503.
 func Retry[T any](ctx context.Context, ifMatch *scim.Precondition, attempts int, busy error, attempt func() (T, error)) (T, error) {
 	var zero T
 	for i := 0; i < attempts; i++ {
+		if err := ctx.Err(); err != nil {
+			return zero, err
+		}
 		v, err := attempt()
 		if !errors.Is(err, scim.ErrConflict) {
 			return v, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -78,12 +79,20 @@ func recordFailure(ctx context.Context, err error) {
 // is the client's to see; anything else is internal: the client gets a
 // fixed "internal error" body and the cause goes to the request's Failure
 // (the access log line), never to the client.
+//
+// A request that ran out of time (its deadline passed, internal/gateway)
+// is 503: the client may retry, and the writes' conditions make a retry
+// safe whatever became of the first attempt. Every 429 and 503 carries
+// Retry-After (RFC 7231 §7.1.3): the RetryAfter of the first error in the
+// chain that has one (the stores say how long an outage or throttling
+// lasts), else retryAfterTimeout for a timeout and retryAfterBusy for the
+// rest.
 func writeError(ctx context.Context, w http.ResponseWriter, err error) {
 	e, ok := scim.AsError(err)
+	timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	if !ok {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if timedOut {
 			e = &scim.Error{Status: http.StatusServiceUnavailable, Detail: "the request timed out; retry it"}
-			w.Header().Set("Retry-After", "1")
 		} else {
 			e = &scim.Error{Status: http.StatusInternalServerError, Detail: "internal error"}
 		}
@@ -93,8 +102,25 @@ func writeError(ctx context.Context, w http.ResponseWriter, err error) {
 	}
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
 		if w.Header().Get("Retry-After") == "" {
-			w.Header().Set("Retry-After", "1")
+			after := retryAfterBusy
+			if timedOut {
+				after = retryAfterTimeout
+			}
+			var ra interface{ RetryAfter() time.Duration }
+			if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+				after = ra.RetryAfter()
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(int(max(time.Second, after.Round(time.Second))/time.Second)))
 		}
 	}
 	writeJSON(w, e.Status, ErrorBody(e))
 }
+
+// Retry-After when no error in the chain names one: a busy server (a
+// version conflict that kept losing, throttling) clears in about a second;
+// a request that ran out of time waits as long as API Gateway's own 504
+// says (template.yaml's INTEGRATION_TIMEOUT response).
+const (
+	retryAfterBusy    = time.Second
+	retryAfterTimeout = 5 * time.Second
+)

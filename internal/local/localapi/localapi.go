@@ -50,6 +50,14 @@ type Config struct {
 	Stage, APIID, Region, Account string
 	// MaxBodyBytes caps request bodies as API Gateway does (10 MB).
 	MaxBodyBytes int64
+	// Timeouts are the functions' timeouts by logical ID, as Lambda applies
+	// them (FunctionTimeouts reads template.yaml's): a handler's context
+	// ends then, and one that has not answered is API Gateway's 502. A
+	// function without one has no timeout.
+	Timeouts map[string]time.Duration
+	// IntegrationTimeout is how long API Gateway waits for a function
+	// before answering 504 (29 s in AWS); zero waits for ever.
+	IntegrationTimeout time.Duration
 }
 
 // API is the local API Gateway.
@@ -223,7 +231,13 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := a.event(r, rt, path, params, authCtx, reqID, body)
-	resp, err := a.cfg.Functions[rt.function](r.Context(), ev)
+	resp, err := a.invoke(r.Context(), rt.function, ev)
+	if errors.Is(err, errIntegrationTimedOut) {
+		// API Gateway's INTEGRATION_TIMEOUT (template.yaml's answer).
+		w.Header().Set("Retry-After", "5")
+		gatewayError(w, http.StatusGatewayTimeout, "the service did not answer in time; try again")
+		return
+	}
 	if err != nil {
 		// A function error is API Gateway's 502 "Internal server error".
 		slog.Error("function failed", "function", rt.function, "err", err.Error())

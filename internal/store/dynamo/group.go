@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/serverless-scim/serverless-scim/internal/deadline"
 	"github.com/serverless-scim/serverless-scim/internal/store"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -76,7 +77,8 @@ func decodeGroupPtr(_, item map[string]types.AttributeValue) (*scim.Resource, er
 	return decodeGroup(item)
 }
 
-// rollbackTimeout bounds the undoing of a create that failed midway.
+// rollbackTimeout bounds the undoing of a create that failed midway; within
+// a request, deadline.Detached also ends it before the answer is due.
 const rollbackTimeout = 10 * time.Second
 
 // Create checks that every member is a user of the tenant (BatchGetItem of
@@ -115,7 +117,7 @@ func (gs *GroupStore) Create(ctx context.Context, tenant string, g *scim.Resourc
 	}
 	v, err := gs.t.writeChunks(ctx, tenant, str(item, AttrSK), g.ID, g.Meta.Version, g.Meta.LastModified, changes[len(first):])
 	if err != nil {
-		undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		undo, cancel := deadline.Detached(ctx, rollbackTimeout)
 		defer cancel()
 		c := *g
 		c.Meta.Version = v

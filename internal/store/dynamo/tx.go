@@ -112,6 +112,12 @@ const maxTxAttempts = 9
 func (x *tx) run(ctx context.Context) error {
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: x.items}
 	for attempt := 0; ; attempt++ {
+		// The SDK fills ClientRequestToken into in and keeps it for its own
+		// retries of an attempt whose outcome it does not know, which makes
+		// those idempotent. A retry here follows a cancellation, which wrote
+		// nothing: it is a new transaction and gets a new token (DynamoDB
+		// could answer a reused one with the first one's cancellation).
+		in.ClientRequestToken = nil
 		_, err := x.tbl.db.TransactWriteItems(ctx, in)
 		if err == nil {
 			return nil

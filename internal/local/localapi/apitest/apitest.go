@@ -46,6 +46,11 @@ type Options struct {
 	// backend only): the fault tests give the client of a DynamoDB Local they
 	// started themselves, so that they can kill or pause it.
 	DB *dynamodb.Client
+	// FunctionTimeout, when set, is every function's timeout (as Lambda
+	// applies template.yaml's) and API Gateway's 29 s integration timeout
+	// applies too: the fault tests see a request end as it ends in AWS.
+	// Zero: no timeout, so that slow machines do not fail other tests.
+	FunctionTimeout time.Duration
 }
 
 // Backend is a kind of store behind the local API.
@@ -124,7 +129,15 @@ func Start(t testing.TB, opt Options) *Env {
 		aopts = append(aopts, authorizer.WithTTL(opt.KeyTTL))
 	}
 	auth := authorizer.New(keyfile.New(keysPath), aopts...)
-	api, err := localapi.New(localapi.Config{Routes: tmpl.Routes, Functions: functions, Authorizer: auth.Handle, AuthorizerTTL: opt.AuthorizerTTL})
+	cfg := localapi.Config{Routes: tmpl.Routes, Functions: functions, Authorizer: auth.Handle, AuthorizerTTL: opt.AuthorizerTTL}
+	if opt.FunctionTimeout > 0 {
+		cfg.Timeouts = map[string]time.Duration{}
+		for id := range functions {
+			cfg.Timeouts[id] = opt.FunctionTimeout
+		}
+		cfg.IntegrationTimeout = gateway.IntegrationTimeout
+	}
+	api, err := localapi.New(cfg)
 	if err != nil {
 		t.Fatalf("local API: %v", err)
 	}
