@@ -35,6 +35,7 @@ Usage:
   scimctl keys revoke [STORE] KEY_ID
   scimctl keys purge  [--tenant TENANT] [--older-than AGE] [STORE]
   scimctl keys migrate [STORE]
+  scimctl table migrate-groups --table NAME [--endpoint URL]
 
   create  makes a key for TENANT and prints it once, alone on stdout, so that
           KEY=$(scimctl keys create --tenant acme) works. Only its hash is
@@ -53,6 +54,13 @@ Usage:
   migrate converts a key set of the single-secret layout (releases before
           sharding) to the sharded one; its keys keep working. Run it once,
           after deploying the stack of this release.
+  table migrate-groups
+          moves the users' group ids from their id pointers onto their
+          items in table NAME (releases before this one kept them on the
+          pointers; docs/deploy.md). Run it once, right after deploying;
+          a second run does nothing. --endpoint: DynamoDB endpoint
+          (default $SCIM_DYNAMODB_ENDPOINT, else AWS); uses your AWS
+          credentials and region.
 
 Options:
   --tenant TENANT      tenant the key acts on: 1-64 letters, digits, '.', '_'
@@ -126,8 +134,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if isHelp(args[0]) || args[0] == "help" {
 		return flag.ErrHelp
 	}
+	if args[0] == "table" {
+		return tableCommand(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if args[0] != "keys" {
-		return usagef("unknown command %q (want 'keys')", args[0])
+		return usagef("unknown command %q (want 'keys' or 'table')", args[0])
 	}
 	if len(args) < 2 {
 		return usagef("'keys' needs a subcommand: create, list, revoke, purge or migrate")
