@@ -239,7 +239,8 @@ func groupFill(b *testing.B, size int) {
 		ms(mixedLat), mixedCalls, ms(readdLat), readdCalls)
 }
 
-// writePointers writes an id pointer for each of ids in tenant "default".
+// writePointers writes an id pointer and a minimal user item for each of
+// ids in tenant "default".
 func writePointers(b *testing.B, env *apitest.Env, ids []string) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
