@@ -52,6 +52,16 @@ func (c *counting) countUsers(items ...map[string]types.AttributeValue) {
 	}
 }
 
+// writeCapacity counts the capacity of a single-item write, which DynamoDB
+// Local reports as CapacityUnits alone: it is write capacity.
+func (c *counting) writeCapacity(cc *types.ConsumedCapacity) {
+	if cc != nil && cc.WriteCapacityUnits == nil && cc.CapacityUnits != nil {
+		c.wcu.Add(int64(*cc.CapacityUnits * 1000))
+		return
+	}
+	c.capacity(one(cc)...)
+}
+
 func (c *counting) capacity(cc ...types.ConsumedCapacity) {
 	for _, x := range cc {
 		if x.ReadCapacityUnits != nil {
@@ -93,7 +103,7 @@ func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.API.PutItem(ctx, in, o...)
 	if err == nil {
-		c.capacity(one(out.ConsumedCapacity)...)
+		c.writeCapacity(out.ConsumedCapacity)
 	}
 	return out, err
 }
@@ -104,7 +114,7 @@ func (c *counting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput,
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.API.UpdateItem(ctx, in, o...)
 	if err == nil {
-		c.capacity(one(out.ConsumedCapacity)...)
+		c.writeCapacity(out.ConsumedCapacity)
 	}
 	return out, err
 }
