@@ -285,9 +285,12 @@ const finalRoom = (store.MaxTxItems - removeItems) / 2
 
 // Delete removes the group's memberships, store.MembersPerTx to a
 // transaction that moves the group one version on (the first conditioned
-// on g's version), then, with the last ones, the group item, its pointers
-// and one less in its counter. A Delete that failed midway leaves a group
-// with fewer members at a newer version, which a new Delete continues.
+// on g's version), each chunk after one Query of the memberships and one
+// BatchGetItem of their users' pointers (which name the items whose g it
+// changes; a membership whose user is gone is deleted alone), then, with
+// the last ones, the group item, its pointers and one less in its counter.
+// A Delete that failed midway leaves a group with fewer members at a newer
+// version, which a new Delete continues.
 func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resource) error {
 	rec := groups.record(g)
 	sk := groups.itemKey(rec.name)
