@@ -38,6 +38,7 @@ Usage:
   scimctl keys migrate [STORE]
   scimctl check --table TABLE [--tenant TENANT] [--endpoint URL] [--region REGION]
                 [--page-size N] [--pause D] [--max-problems N] [--confirm=false]
+  scimctl table migrate-groups --table NAME [--endpoint URL]
 
   create  makes a key for TENANT and prints it once, alone on stdout, so that
           KEY=$(scimctl keys create --tenant acme) works. Only its hash is
@@ -62,6 +63,13 @@ Usage:
           memberships), one a line on stdout; it only reads. Its cost is
           about one read capacity unit per 4 KB of items read
           (docs/operations.md, "Checking the table").
+  table migrate-groups
+          moves the users' group ids from their id pointers onto their
+          items in table NAME (releases before this one kept them on the
+          pointers; docs/deploy.md). Run it once, right after deploying;
+          a second run does nothing. --endpoint: DynamoDB endpoint
+          (default $SCIM_DYNAMODB_ENDPOINT, else AWS); uses your AWS
+          credentials and region.
 
 Options:
   --tenant TENANT      tenant the key acts on: 1-64 letters, digits, '.', '_'
@@ -157,8 +165,11 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if args[0] == "check" {
 		return runCheck(ctx, args[1:], stdout, stderr)
 	}
+	if args[0] == "table" {
+		return tableCommand(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if args[0] != "keys" {
-		return usagef("unknown command %q (want 'keys' or 'check')", args[0])
+		return usagef("unknown command %q (want 'keys', 'check' or 'table')", args[0])
 	}
 	if len(args) < 2 {
 		return usagef("'keys' needs a subcommand: create, list, revoke, purge or migrate")

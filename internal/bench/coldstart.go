@@ -25,6 +25,10 @@ import (
 
 // functionPkgs maps each function of template.yaml (and the floor) to its
 // main package and the cheap event its cold start answers.
+// emulatorStart bounds the wait for a fresh emulator to listen: seconds on
+// a loaded machine (2 cores shared with other work have needed over 10).
+const emulatorStart = 60 * time.Second
+
 var functionPkgs = []struct{ name, pkg, event string }{
 	{"GetFunction", "./functions/get", "events/routes/get-service-provider-config.json"},
 	{"PostFunction", "./functions/post", "events/routes/post-service-provider-config.json"},
@@ -107,7 +111,7 @@ func emulate(ctx context.Context, rie, bin string, env []string, event []byte, w
 		_ = cmd.Wait()
 	}()
 	addr := fmt.Sprintf("127.0.0.1:%d", p1)
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(emulatorStart); ; {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()

@@ -13,8 +13,8 @@ import (
 
 // counting wraps the DynamoDB client that both the store and the floors
 // use, and counts what each request costs: calls, items read (a GetItem
-// that finds its item reads one; a Query reads its ScannedCount, which is
-// what DynamoDB bills) and items written.
+// that finds its item reads one, a BatchGetItem those it returns; a Query
+// reads its ScannedCount, which is what DynamoDB bills) and items written.
 type counting struct {
 	dynamo.API
 	calls, read, written atomic.Int64
@@ -50,6 +50,16 @@ func (c *counting) countUsers(items ...map[string]types.AttributeValue) {
 			c.users.Add(1)
 		}
 	}
+}
+
+// writeCapacity counts the capacity of a single-item write, which DynamoDB
+// Local reports as CapacityUnits alone: it is write capacity.
+func (c *counting) writeCapacity(cc *types.ConsumedCapacity) {
+	if cc != nil && cc.WriteCapacityUnits == nil && cc.CapacityUnits != nil {
+		c.wcu.Add(int64(*cc.CapacityUnits * 1000))
+		return
+	}
+	c.capacity(one(cc)...)
 }
 
 func (c *counting) capacity(cc ...types.ConsumedCapacity) {
@@ -93,7 +103,32 @@ func (c *counting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...
 	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
 	out, err := c.API.PutItem(ctx, in, o...)
 	if err == nil {
-		c.capacity(one(out.ConsumedCapacity)...)
+		c.writeCapacity(out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (c *counting) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.calls.Add(1)
+	c.written.Add(1)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.API.UpdateItem(ctx, in, o...)
+	if err == nil {
+		c.writeCapacity(out.ConsumedCapacity)
+	}
+	return out, err
+}
+
+func (c *counting) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.calls.Add(1)
+	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
+	out, err := c.API.BatchGetItem(ctx, in, o...)
+	if err == nil {
+		for _, items := range out.Responses {
+			c.read.Add(int64(len(items)))
+			c.countUsers(items...)
+		}
+		c.capacity(out.ConsumedCapacity...)
 	}
 	return out, err
 }

@@ -280,3 +280,94 @@ func TestGroupOrder(t *testing.T) {
 		t.Errorf("%d member events, want %d", count, writers)
 	}
 }
+
+// A user's own events are its own writes only: joining and leaving groups
+// (which writes the group ids onto the user's item, without moving its
+// version) makes no User event; its rename and update while a member make
+// one each; its delete makes one Group Members Removed per group it was in
+// (from the user's tombstone, or, for a user in more groups than one
+// transaction holds, from the chunks that took several groups off its
+// item), each once, then the User Deleted.
+func TestUserEventsBesideGroups(t *testing.T) {
+	f := newGroupFixture(t)
+	ctx := context.Background()
+	u1, u2 := f.user(t, "u1@example.com"), f.user(t, "u2@example.com")
+	a, err := f.groups.Create(ctx, "acme", body(t, fmt.Sprintf(`{"displayName":"A","members":[{"value":%q}]}`, u1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.patch(t, a.ID, addMembers(u2))
+	f.patch(t, a.ID, removeMember(u1))
+	userPatch := func(id, ops string) {
+		t.Helper()
+		op := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + ops + `]}`
+		if _, err := f.svc.Patch(ctx, "acme", id, body(t, op), nil, nil); err != nil {
+			t.Fatalf("PATCH user %s: %v", ops, err)
+		}
+	}
+	userPatch(u2, `{"op":"replace","path":"userName","value":"u2-renamed@example.com"}`)
+	userPatch(u2, `{"op":"replace","path":"displayName","value":"Two"}`)
+	f.patch(t, a.ID, addMembers(u1))
+	// u3 is in more groups (100) than one transaction of its delete holds.
+	u3 := f.user(t, "u3@example.com")
+	var many []string
+	for i := range 100 {
+		g, err := f.groups.Create(ctx, "acme", body(t, fmt.Sprintf(`{"displayName":"m%03d","members":[{"value":%q}]}`, i, u3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		many = append(many, g.ID)
+	}
+	for _, id := range []string{u2, u3} {
+		if err := f.svc.Delete(ctx, "acme", id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	type userEvent struct {
+		DetailType string
+		ID         string
+		Version    int64
+		Changed    []string
+	}
+	var got []userEvent
+	left := map[string]map[string]int{u2: {}, u3: {}} // user → group → removals by the user's delete
+	for _, e := range f.poll(t, events.Mapper{}) {
+		d := e.Detail
+		switch {
+		case d.ResourceType == "User":
+			got = append(got, userEvent{e.DetailType, d.ID, d.Version, d.ChangedAttributes})
+		case e.DetailType == events.GroupMembersRemoved && d.Version == 0:
+			for _, m := range d.Members {
+				if left[m] == nil {
+					t.Errorf("a removal by a user's delete of %s, which was not deleted", m)
+					continue
+				}
+				left[m][d.ID]++
+			}
+		}
+	}
+	want := []userEvent{
+		{events.UserCreated, u1, 1, []string{"userName"}},
+		{events.UserCreated, u2, 1, []string{"userName"}},
+		{events.UserUpdated, u2, 2, []string{"userName"}},
+		{events.UserUpdated, u2, 3, []string{"displayName"}},
+		{events.UserCreated, u3, 1, []string{"userName"}},
+		{events.UserDeleted, u2, 4, []string{}},
+		{events.UserDeleted, u3, 2, []string{}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("user events:\n got %+v\nwant %+v", got, want)
+	}
+	if len(left[u2]) != 1 || left[u2][a.ID] != 1 {
+		t.Errorf("u2's delete removed it from %v, want once from %s", left[u2], a.ID)
+	}
+	if len(left[u3]) != len(many) {
+		t.Errorf("u3's delete removed it from %d groups, want %d", len(left[u3]), len(many))
+	}
+	for _, id := range many {
+		if left[u3][id] != 1 {
+			t.Errorf("u3's removal from %s: %d events, want 1", id, left[u3][id])
+		}
+	}
+}

@@ -84,7 +84,7 @@ func CheckLimits(doc []byte, nameAttr, name, externalID, id string) error {
 
 // Memberships are written in DynamoDB transactions of at most MaxTxItems
 // items: a member change is two items (the membership and the user's
-// pointer), and every transaction also writes the group's item, one version
+// item), and every transaction also writes the group's item, one version
 // on. A group write whose member changes do not fit one transaction takes
 // several, and the group's version counts one per transaction; these
 // functions compute how many, so that every store's versions agree.

@@ -1,10 +1,11 @@
 // Package directory reads the users and groups that serverless-scim
 // keeps, for Go applications that run beside it: get a user by id or by
 // userName, list a tenant's users page by page, get a group by id or by
-// displayName, walk its members, and list a user's groups. It reads the
-// table with exactly the access patterns docs/ARCHITECTURE.md documents
-// (GetItem of an id pointer and of the item it names, Query of the user
-// items and of a group's membership items), always strongly consistent,
+// displayName, walk its members, and list a user's groups (every User
+// carries them). It reads the table with exactly the access patterns
+// docs/ARCHITECTURE.md documents (GetItem of an id pointer and of the item
+// it names, Query of the user items and of a group's membership items),
+// always strongly consistent,
 // and never writes: its DynamoDB interface has no write method.
 // The stack's DirectoryReadPolicy output is the IAM policy it needs, and
 // DirectoryTableName the table to read.
@@ -20,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +77,12 @@ type User struct {
 	// attributes by name, each extension's under its URN), without id,
 	// meta and schemas. Never a password or its hash.
 	Attributes map[string]any
+	// Groups are the ids of the groups the user is a member of, sorted,
+	// never nil: the user item's g set, which the service writes in the
+	// same transaction as every membership (so every read of a user has
+	// them, at no extra cost). They move without Version: groups is
+	// readOnly, a group's change (its own event) changes it.
+	Groups []string
 }
 
 // Key layout (docs/ARCHITECTURE.md, "The table").
@@ -257,6 +265,11 @@ func decode(item map[string]types.AttributeValue) (*User, error) {
 		Created: c.created, LastModified: c.modified, Attributes: c.attrs}
 	a, ok := u.Attributes["active"].(bool)
 	u.Active = !ok || a
+	u.Groups = []string{}
+	if ss, ok := item["g"].(*types.AttributeValueMemberSS); ok {
+		u.Groups = append(u.Groups, ss.Value...)
+		slices.Sort(u.Groups)
+	}
 	u.ExternalID, _ = u.Attributes["externalId"].(string)
 	return u, nil
 }

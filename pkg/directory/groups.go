@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"slices"
 	"strings"
 	"time"
 
@@ -115,26 +114,16 @@ func (r *Reader) Members(ctx context.Context, tenant, groupID string) iter.Seq2[
 }
 
 // GroupsOf returns the ids of the groups the tenant's user is a member of,
-// sorted: one strongly consistent GetItem of the user's id pointer, whose
-// g set the service writes with every membership. A user that does not
-// exist is ErrNotFound.
+// sorted: the Groups of User(ctx, tenant, userID), two strongly consistent
+// GetItems (the id pointer, then the user item, whose g set the service
+// writes with every membership). A user that does not exist is
+// ErrNotFound.
 func (r *Reader) GroupsOf(ctx context.Context, tenant, userID string) ([]string, error) {
-	if !validID(userID) {
-		return nil, ErrNotFound
-	}
-	ptr, err := r.get(ctx, tenant, idPrefix+userID)
+	u, err := r.User(ctx, tenant, userID)
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(str(ptr, "ref"), userPrefix) {
-		return nil, ErrNotFound
-	}
-	out := []string{}
-	if ss, ok := ptr["g"].(*types.AttributeValueMemberSS); ok {
-		out = append(out, ss.Value...)
-	}
-	slices.Sort(out)
-	return out, nil
+	return u.Groups, nil
 }
 
 // decodeGroup reads a group item: the attributes docs/ARCHITECTURE.md lists.

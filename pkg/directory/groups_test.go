@@ -157,6 +157,30 @@ func TestGroups(t *testing.T) {
 				t.Errorf("GroupsOf(%s): err = %v, want ErrNotFound", id, err)
 			}
 		}
+		// Every read of a user carries its groups, from the user item.
+		want := map[string][]string{}
+		for _, c := range cases {
+			want[c.user] = c.want
+		}
+		u, err := dir.UserByUserName(ctx, "acme", "M00@example.com")
+		if err != nil || !reflect.DeepEqual(u.Groups, want[ids[0]]) {
+			t.Errorf("UserByUserName: Groups = %v, %v; want %v", u, err, want[ids[0]])
+		}
+		seen := 0
+		for u, err := range dir.AllUsers(ctx, "acme") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, ok := want[u.ID]; ok {
+				seen++
+				if !reflect.DeepEqual(u.Groups, w) {
+					t.Errorf("AllUsers: %s Groups = %v, want %v", u.UserName, u.Groups, w)
+				}
+			}
+		}
+		if seen != len(cases) {
+			t.Errorf("AllUsers saw %d of the %d users", seen, len(cases))
+		}
 	})
 	if rec.calls.Load() == 0 {
 		t.Error("no call went through the recorder")

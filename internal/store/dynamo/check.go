@@ -642,11 +642,12 @@ type groupSet struct {
 	groups []string
 }
 
-// groupsOnUserItem says where a user's set of group ids lives: false, g
-// on its id pointer (members.go, today); true, on the user item, where
-// issue 12 moves it. Check reads memberships only through userSets, so
-// the move changes this one constant.
-const groupsOnUserItem = false
+// groupsOnUserItem says where a user's set of group ids lives: true, g
+// on the user item (members.go); false, on its id pointer, where releases
+// before `scimctl table migrate-groups` kept it. Check reads memberships
+// only through userSets, and a set left on a pointer (not migrated) must
+// agree with the memberships too, so an unmigrated table is reported.
+const groupsOnUserItem = true
 
 // userSets returns the group sets a user's items hold: the set where it
 // lives (groupsOnUserItem) always — DynamoDB drops a set emptied, so no g

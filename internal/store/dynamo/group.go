@@ -51,20 +51,21 @@ func withoutMembers(g *scim.Resource) *scim.Resource {
 	return &c
 }
 
-// tombstoneMembers records on the group's tombstone, already in x, the
-// members that the transaction deleting the group removes with it, as a
-// bump records them on the group item (attrMembersRemoved).
-func (x *tx) tombstoneMembers(tenant, id string, changes []change) {
-	_, removed := memberIDs(changes)
-	if len(removed) == 0 {
+// tombstoneSet records on the tombstone of the resource id of kind k,
+// already in x, the string set ids as the attribute attr (none when ids is
+// empty): the members a group's delete removes with it (attrMembersRemoved,
+// as a bump records them on the group item), or the groups a user's delete
+// takes it out of (attrGroups).
+func (x *tx) tombstoneSet(tenant string, k kind, id, attr string, ids []string) {
+	if len(ids) == 0 {
 		return
 	}
-	sk := groups.tombstoneKey(id)
+	sk := k.tombstoneKey(id)
 	for _, it := range x.items {
 		if u := it.Update; u != nil && str(u.Key, AttrSK) == sk && str(u.Key, AttrPK) == tenantKey(tenant) {
-			u.UpdateExpression = aws.String(aws.ToString(u.UpdateExpression) + ", #mr = :mr")
-			u.ExpressionAttributeNames["#mr"] = attrMembersRemoved
-			u.ExpressionAttributeValues[":mr"] = &types.AttributeValueMemberSS{Value: removed}
+			u.UpdateExpression = aws.String(aws.ToString(u.UpdateExpression) + ", #ts = :ts")
+			u.ExpressionAttributeNames["#ts"] = attr
+			u.ExpressionAttributeValues[":ts"] = &types.AttributeValueMemberSS{Value: ids}
 		}
 	}
 }
@@ -82,40 +83,43 @@ func decodeGroupPtr(_, item map[string]types.AttributeValue) (*scim.Resource, er
 const rollbackTimeout = 10 * time.Second
 
 // Create checks that every member is a user of the tenant (BatchGetItem of
-// their id pointers), then writes, in one transaction, the group item and
-// its id pointer (each conditioned on not existing), the externalId
-// pointer, the bucket counter and the first store.CreateRoom members; more
-// members follow in chunks. A create that fails after its first
-// transaction is undone (the group deleted) before it returns.
+// their id pointers, which also say where their items are), then writes,
+// in one transaction, the group item and its id pointer (each conditioned
+// on not existing), the externalId pointer, the bucket counter and the
+// first store.CreateRoom members; more members follow in chunks. A member
+// renamed or deleted between the read and the write makes the first
+// transaction fail as a whole: it is computed again (bounded). A create
+// that fails after its first transaction is undone (the group deleted)
+// before it returns.
 func (gs *GroupStore) Create(ctx context.Context, tenant string, g *scim.Resource, members []scim.Member) error {
 	item, err := groupItem(tenant, g)
 	if err != nil {
 		return err
 	}
 	members, _ = dedupe(members, nil)
-	ids := make([]string, len(members))
-	for i, m := range members {
-		ids[i] = m.Value
-	}
-	ptrs, err := gs.t.pointers(ctx, tenant, ids)
-	if err != nil {
-		return err
-	}
-	changes, err := effective(g.ID, ptrs, members, nil)
-	if err != nil {
-		return err
-	}
-	first := changes[:min(store.CreateRoom, len(changes))]
-	setMemberChanges(item, first)
-	err = gs.t.create(ctx, groups, tenant, item, groups.record(g), func(x *tx) {
-		for _, c := range first {
-			x.apply(tenant, g.ID, c)
+	var changes []change
+	for retry := 0; ; retry++ {
+		// A new group has no members yet: only the pointers are read.
+		if changes, err = gs.t.plan(ctx, tenant, g.ID, members, nil, map[string]bool{}, false); err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
+		first := changes[:min(store.CreateRoom, len(changes))]
+		setMemberChanges(item, first)
+		err = gs.t.create(ctx, groups, tenant, item, groups.record(g), func(x *tx) {
+			for _, c := range first {
+				x.apply(tenant, g.ID, c)
+			}
+		})
+		if errors.Is(err, errMemberGone) && retry+1 < maxChunkRetries {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		changes = changes[len(first):]
+		break
 	}
-	v, err := gs.t.writeChunks(ctx, tenant, str(item, AttrSK), g.ID, g.Meta.Version, g.Meta.LastModified, changes[len(first):])
+	v, err := gs.t.writeChunks(ctx, tenant, str(item, AttrSK), g.ID, g.Meta.Version, g.Meta.LastModified, changes)
 	if err != nil {
 		undo, cancel := deadline.Detached(ctx, rollbackTimeout)
 		defer cancel()
@@ -187,11 +191,12 @@ func (gs *GroupStore) Members(ctx context.Context, tenant, groupID string, fn fu
 // HasMember reads the one membership item: a strongly consistent GetItem,
 // whatever the group's size.
 func (gs *GroupStore) HasMember(ctx context.Context, tenant, groupID, userID string) (bool, error) {
-	if !validID(groupID) || !validID(userID) {
-		return false, nil
+	k, ok := getKey(tenant, memberKey(groupID, userID))
+	if !validID(groupID) || !validID(userID) || !ok {
+		return false, nil // a pair too long to be a key is no membership
 	}
 	out, err := gs.t.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &gs.t.name, Key: key(tenant, memberKey(groupID, userID)), ConsistentRead: aws.Bool(true),
+		TableName: &gs.t.name, Key: k, ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("#sk"), ExpressionAttributeNames: map[string]string{"#sk": AttrSK},
 	})
 	if err != nil {
@@ -200,28 +205,29 @@ func (gs *GroupStore) HasMember(ctx context.Context, tenant, groupID, userID str
 	return out.Item != nil, nil
 }
 
-// GroupsOf reads the user's id pointer: one GetItem.
+// GroupsOf reads the user's id pointer and the user item it names (which
+// holds the user's groups): two GetItems, as UserStore.Get.
 func (gs *GroupStore) GroupsOf(ctx context.Context, tenant, userID string) ([]string, error) {
-	if !validID(userID) {
+	_, item, err := gs.t.byID(ctx, users, tenant, userID)
+	if errors.Is(err, scim.ErrNotFound) {
 		return []string{}, nil
 	}
-	ptr, err := gs.t.getItem(ctx, tenant, users.idKey(userID))
 	if err != nil {
 		return nil, err
 	}
-	return groupsOf(ptr), nil
+	return groupsOf(item), nil
 }
 
 // MissingUsers reads the users' id pointers, 100 to a BatchGetItem.
 func (gs *GroupStore) MissingUsers(ctx context.Context, tenant string, ids []string) ([]string, error) {
-	ptrs, err := gs.t.pointers(ctx, tenant, ids)
+	refs, err := gs.t.pointers(ctx, tenant, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := []string{}
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if !seen[id] && ptrs[id] == nil {
+		if _, ok := refs[id]; !ok && !seen[id] {
 			out = append(out, id)
 		}
 		seen[id] = true
@@ -229,12 +235,14 @@ func (gs *GroupStore) MissingUsers(ctx context.Context, tenant string, ids []str
 	return out, nil
 }
 
-// Update reads the id pointers of the members added and removed (to check
-// the added are users of the tenant, and to leave out the changes that
-// change nothing), then writes next and the first member changes in one
-// transaction conditioned on prev's version (as UserStore.Replace writes a
-// rename), and the other changes in chunks of store.MembersPerTx, each
-// moving the group one version on.
+// Update reads which of the users added and removed are members (one
+// BatchGetItem of their membership items per 100), then the id pointers of
+// those it changes (to check the added are users of the tenant, and to
+// find their items), leaving out the changes that change nothing; then
+// writes next and the first member changes in one transaction conditioned
+// on prev's version (as UserStore.Replace writes a rename), and the other
+// changes in chunks of store.MembersPerTx, each moving the group one
+// version on.
 func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *scim.Resource, add []scim.Member, remove []string) error {
 	c := *next
 	c.Meta.Version = prev.Meta.Version + 1
@@ -243,19 +251,10 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 		return err
 	}
 	add, remove = dedupe(add, remove)
-	ids := make([]string, 0, len(add)+len(remove))
-	for _, m := range add {
-		ids = append(ids, m.Value)
-	}
-	ids = append(ids, remove...)
 	pr, nr := groups.records(withoutMembers(prev), withoutMembers(next))
 	room := store.UpdateRoom(pr.name, nr.name, pr.externalID, nr.externalID)
 	for retry := 0; ; retry++ {
-		ptrs, err := gs.t.pointers(ctx, tenant, ids)
-		if err != nil {
-			return err
-		}
-		changes, err := effective(prev.ID, ptrs, add, remove)
+		changes, err := gs.t.plan(ctx, tenant, prev.ID, add, remove, nil, false)
 		if err != nil {
 			return err
 		}
@@ -269,9 +268,9 @@ func (gs *GroupStore) Update(ctx context.Context, tenant string, prev, next *sci
 				}
 			}
 		}
-		err = gs.t.replace(ctx, groups, tenant, item, pr, nr, more)
+		err = gs.t.replace(ctx, groups, tenant, item, pr, nr, replaceOpts{more: more})
 		if errors.Is(err, errMemberGone) && retry+1 < maxChunkRetries {
-			continue // a removed member's user was deleted meanwhile: read again
+			continue // a member's user was deleted or renamed meanwhile: read again
 		}
 		if err != nil {
 			return err
@@ -289,9 +288,12 @@ const finalRoom = (store.MaxTxItems - removeItems) / 2
 
 // Delete removes the group's memberships, store.MembersPerTx to a
 // transaction that moves the group one version on (the first conditioned
-// on g's version), then, with the last ones, the group item, its pointers
-// and one less in its counter. A Delete that failed midway leaves a group
-// with fewer members at a newer version, which a new Delete continues.
+// on g's version), each chunk after one Query of the memberships and one
+// BatchGetItem of their users' pointers (which name the items whose g it
+// changes; a membership whose user is gone is deleted alone), then, with
+// the last ones, the group item, its pointers and one less in its counter.
+// A Delete that failed midway leaves a group with fewer members at a newer
+// version, which a new Delete continues.
 func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resource) error {
 	rec := groups.record(g)
 	sk := groups.itemKey(rec.name)
@@ -308,12 +310,23 @@ func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resourc
 		if err != nil {
 			return err
 		}
-		if len(batch) <= finalRoom {
-			err = gs.t.remove(ctx, groups, tenant, rec, nil, nil, func(x *tx) {
+		ids := make([]string, len(batch))
+		in := make(map[string]bool, len(batch))
+		for i, c := range batch {
+			ids[i] = c.m.Value
+			in[ids[i]] = true
+		}
+		if batch, err = gs.t.plan(ctx, tenant, g.ID, nil, ids, in, true); err != nil {
+			return err
+		}
+		last := len(ids) < store.MembersPerTx && len(batch) <= finalRoom
+		if last {
+			err = gs.t.remove(ctx, groups, tenant, rec, nil, func(x *tx) {
 				for _, c := range batch {
 					x.apply(tenant, g.ID, c)
 				}
-				x.tombstoneMembers(tenant, g.ID, batch)
+				_, removed := memberIDs(batch)
+				x.tombstoneSet(tenant, groups, g.ID, attrMembersRemoved, removed)
 			})
 		} else {
 			var v int64
@@ -321,7 +334,7 @@ func (gs *GroupStore) Delete(ctx context.Context, tenant string, g *scim.Resourc
 			rec.version = v
 		}
 		switch {
-		case err == nil && len(batch) <= finalRoom:
+		case err == nil && last:
 			return nil
 		case errors.Is(err, errMemberGone) && retries+1 < maxChunkRetries:
 			retries++ // a member's user was deleted meanwhile: query again

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,18 +20,24 @@ import (
 // Memberships (docs/ARCHITECTURE.md, "Groups: how members are stored"):
 //
 //	M#<groupId>#<userId>   the membership: display (as the client sent it)
-//	I#U#<userId>           the user's id pointer: g (string set of group
-//	                       ids), gv (one more on every change of g)
+//	U#<bb>#<fold>          the user's item: g (string set of group ids), gv
+//	                       (one more on every change of g)
 //
-// Both are written in one transaction, the pointer's update conditioned on
-// the pointer existing: that condition is the rule that only users of the
-// tenant are members (another tenant's user has no pointer in this
-// partition). The group's item moves one version on in the same
-// transaction, so concurrent member changes of a group serialise.
+// Both are written in one transaction. The user item is keyed by its
+// userName, so a membership change first reads the user's id pointer
+// (I#U#<id>, ref: the item's key) and conditions the item's update on it
+// holding the user's id: that condition is the rule that only users of the
+// tenant are members (another tenant's user has no item in this partition),
+// and a rename meanwhile (which moves the item) fails it, so the change
+// reads the pointer again. The group's item moves one version on in the
+// same transaction, so concurrent member changes of a group serialise. The
+// user's own version does not move: groups is readOnly and not the
+// client's to write (RFC 7643 §4.1.2), and a PUT of the user with its
+// ETag must not fail because an administrator changed a group meanwhile.
 const (
 	prefixMember      = "M#"
-	attrGroups        = "g"       // user id pointer: ids of the user's groups
-	attrGroupsVersion = "gv"      // user id pointer: changes of g
+	attrGroups        = "g"       // user item (and user tombstone): ids of the user's groups
+	attrGroupsVersion = "gv"      // user item: changes of g
 	attrDisplay       = "display" // membership: the member's display
 
 	// The group item (and, for the last members a delete removes, its
@@ -50,29 +57,19 @@ func memberEnd(groupID string) string { return prefixMember + groupID + "$" }
 
 func memberKey(groupID, userID string) string { return memberPrefix(groupID) + userID }
 
-// errMemberGone is a membership change whose user's pointer vanished (the
-// user was deleted) between the read of the pointers and the write: the
-// chunk is computed again.
-var errMemberGone = errors.New("dynamo: a member's user is gone")
+// errMemberGone is a membership change whose user's item is not where its
+// pointer said (the user was deleted or renamed) between the read of the
+// pointers and the write: the chunk is computed again.
+var errMemberGone = errors.New("dynamo: a member's user is gone or moved")
 
-// errGroupsMoved is a user delete whose user's memberships changed between
-// the read of its pointer and the delete: it reads the pointer again.
-var errGroupsMoved = errors.New("dynamo: the user's memberships changed")
-
-// pointer is what a user's id pointer says: whether it exists, and the
-// groups of the user.
-type pointer struct {
+// userGroups is what a user item says of its groups.
+type userGroups struct {
 	groups []string // sorted
 	gv     int64
 }
 
-func (p *pointer) in(groupID string) bool {
-	_, found := slices.BinarySearch(p.groups, groupID)
-	return found
-}
-
-func decodePointer(item map[string]types.AttributeValue) *pointer {
-	p := &pointer{}
+func decodeGroups(item map[string]types.AttributeValue) userGroups {
+	var p userGroups
 	if ss, ok := item[attrGroups].(*types.AttributeValueMemberSS); ok {
 		p.groups = slices.Clone(ss.Value)
 		slices.Sort(p.groups)
@@ -83,9 +80,27 @@ func decodePointer(item map[string]types.AttributeValue) *pointer {
 	return p
 }
 
-// groupsOf returns the sorted group ids of a user's id pointer, never nil.
-func groupsOf(ptr map[string]types.AttributeValue) []string {
-	if gs := decodePointer(ptr).groups; gs != nil {
+func (p userGroups) in(groupID string) bool {
+	_, found := slices.BinarySearch(p.groups, groupID)
+	return found
+}
+
+// setOn writes the groups onto a user item about to be put (a rename's new
+// item), so that they move with it.
+func (p userGroups) setOn(item map[string]types.AttributeValue) {
+	delete(item, attrGroups)
+	delete(item, attrGroupsVersion)
+	if len(p.groups) > 0 {
+		item[attrGroups] = &types.AttributeValueMemberSS{Value: p.groups}
+	}
+	if p.gv > 0 {
+		item[attrGroupsVersion] = n(p.gv)
+	}
+}
+
+// groupsOf returns the sorted group ids of a user item, never nil.
+func groupsOf(item map[string]types.AttributeValue) []string {
+	if gs := decodeGroups(item).groups; gs != nil {
 		return gs
 	}
 	return []string{}
@@ -98,38 +113,80 @@ const maxBatchGet = 100
 // DynamoDB leaves keys unprocessed (throttling).
 const maxBatchAttempts = 10
 
-// pointers reads the id pointers of the users ids (BatchGetItem, strongly
-// consistent, 100 keys per call, unprocessed keys retried with jittered
-// backoff) and returns those that exist. Ids that cannot be a user's are
-// not read.
-func (t *table) pointers(ctx context.Context, tenant string, ids []string) (map[string]*pointer, error) {
-	out := make(map[string]*pointer, len(ids))
-	seen := make(map[string]bool, len(ids))
+// batchKeys reads the items of the sort keys sks of the tenant (BatchGetItem,
+// strongly consistent, 100 keys per call, projected to sk and the
+// attributes attrs) and calls fn for each that exists. Duplicates are read
+// once.
+func (t *table) batchKeys(ctx context.Context, tenant string, sks []string, attrs []string, fn func(map[string]types.AttributeValue)) error {
+	names := map[string]string{"#sk": AttrSK}
+	projection := "#sk"
+	for i, a := range attrs {
+		ph := "#a" + strconv.Itoa(i)
+		names[ph] = a
+		projection += ", " + ph
+	}
+	seen := make(map[string]bool, len(sks))
 	var batch []map[string]types.AttributeValue
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := t.batchGet(ctx, batch, "#sk, #g, #gv", map[string]string{"#sk": AttrSK, "#g": attrGroups, "#gv": attrGroupsVersion},
-			func(item map[string]types.AttributeValue) {
-				out[str(item, AttrSK)[len(users.idKey("")):]] = decodePointer(item)
-			})
+		err := t.batchGet(ctx, batch, projection, names, fn)
 		batch = batch[:0]
 		return err
 	}
-	for _, id := range ids {
-		if seen[id] || !validID(id) {
+	for _, sk := range sks {
+		if seen[sk] {
 			continue
 		}
-		seen[id] = true
-		batch = append(batch, key(tenant, users.idKey(id)))
+		seen[sk] = true
+		batch = append(batch, key(tenant, sk))
 		if len(batch) == maxBatchGet {
 			if err := flush(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	return flush()
+}
+
+// pointers reads the id pointers of the users ids and returns, for those
+// that exist, the key of the user's item (ref). Ids that cannot be a
+// user's are not read.
+func (t *table) pointers(ctx context.Context, tenant string, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	sks := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			sks = append(sks, users.idKey(id))
+		}
+	}
+	err := t.batchKeys(ctx, tenant, sks, []string{attrRef}, func(item map[string]types.AttributeValue) {
+		if ref := str(item, attrRef); strings.HasPrefix(ref, users.itemPrefix()) {
+			out[str(item, AttrSK)[len(users.idKey("")):]] = ref
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// memberships returns which of the users ids are members of the group:
+// the membership items that exist.
+func (t *table) memberships(ctx context.Context, tenant, groupID string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	sks := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if validID(id) {
+			sks = append(sks, memberKey(groupID, id))
+		}
+	}
+	prefix := memberPrefix(groupID)
+	err := t.batchKeys(ctx, tenant, sks, nil, func(item map[string]types.AttributeValue) {
+		out[str(item, AttrSK)[len(prefix):]] = true
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -165,38 +222,43 @@ func (t *table) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	}
 }
 
-// join adds the membership of m in the group and the group to m's pointer,
-// conditioned on the pointer existing (else: m is not a user of the tenant).
-func (x *tx) join(tenant, groupID string, m scim.Member) {
-	item := key(tenant, memberKey(groupID, m.Value))
-	if m.Display != "" {
-		item[attrDisplay] = s(m.Display)
+// join adds the membership of c.m in the group and the group to the set
+// on the user's item, conditioned on the item (at c.ref) holding the user.
+func (x *tx) join(tenant, groupID string, c change) {
+	item := key(tenant, memberKey(groupID, c.m.Value))
+	if c.m.Display != "" {
+		item[attrDisplay] = s(c.m.Display)
 	}
 	x.put(item, nil, nil)
-	x.pointerGroups(tenant, m.Value, "ADD", groupID, &scim.MemberError{ID: m.Value})
+	x.userGroups(tenant, c.ref, c.m.Value, "ADD", groupID)
 }
 
-// leave removes the membership of userID in the group and the group from
-// the user's pointer, conditioned on the pointer existing.
-func (x *tx) leave(tenant, groupID, userID string) {
-	x.delete(tenant, memberKey(groupID, userID), nil, nil)
-	x.pointerGroups(tenant, userID, "DELETE", groupID, errMemberGone)
+// leave removes the membership of c.m.Value from the group and the group
+// from the set on the user's item, conditioned on the item holding the
+// user. An orphan's membership (its user is gone) is only deleted.
+func (x *tx) leave(tenant, groupID string, c change) {
+	x.delete(tenant, memberKey(groupID, c.m.Value), nil, nil)
+	if !c.orphan {
+		x.userGroups(tenant, c.ref, c.m.Value, "DELETE", groupID)
+	}
 }
 
-// pointerGroups adds the change op (ADD or DELETE) of groupID to the set of
-// groups on userID's pointer, one more in its gv, if the pointer exists.
-func (x *tx) pointerGroups(tenant, userID, op, groupID string, onFail error) {
+// userGroups adds the change op (ADD or DELETE) of groupID to the set of
+// groups on the item ref of the user userID, one more in its gv, if the
+// item holds that user (else errMemberGone).
+func (x *tx) userGroups(tenant, ref, userID, op, groupID string) {
 	expr := "ADD #g :g, #gv :one" // one ADD clause for both
 	if op == "DELETE" {
 		expr = "DELETE #g :g ADD #gv :one"
 	}
 	x.add(types.TransactWriteItem{Update: &types.Update{
-		TableName: &x.tbl.name, Key: key(tenant, users.idKey(userID)),
-		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeNames:  map[string]string{"#g": attrGroups, "#gv": attrGroupsVersion},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":g": &types.AttributeValueMemberSS{Value: []string{groupID}}, ":one": n(1)},
-	}}, onFail)
+		TableName: &x.tbl.name, Key: key(tenant, ref),
+		UpdateExpression:         aws.String(expr),
+		ConditionExpression:      aws.String("#id = :id"),
+		ExpressionAttributeNames: map[string]string{"#g": attrGroups, "#gv": attrGroupsVersion, "#id": attrID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":g": &types.AttributeValueMemberSS{Value: []string{groupID}}, ":one": n(1), ":id": s(userID)},
+	}}, errMemberGone)
 }
 
 // bump moves the group item sk from version from to from+1, conditioned on
@@ -234,19 +296,24 @@ func (x *tx) bump(tenant, sk, id string, from int64, modified time.Time, changes
 }
 
 // change is one member change of a group: an add of m, or a remove of
-// m.Value.
+// m.Value; ref is the key of the user's item. An orphan is a membership
+// whose user is gone: its remove deletes the membership item only and is
+// no member change.
 type change struct {
-	add bool
-	m   scim.Member
+	add    bool
+	m      scim.Member
+	ref    string
+	orphan bool
 }
 
 // memberIDs returns the ids that changes add and remove, each sorted, nil
 // when none.
 func memberIDs(changes []change) (added, removed []string) {
 	for _, c := range changes {
-		if c.add {
+		switch {
+		case c.add:
 			added = append(added, c.m.Value)
-		} else {
+		case !c.orphan:
 			removed = append(removed, c.m.Value)
 		}
 	}
@@ -271,31 +338,67 @@ func setMemberChanges(item map[string]types.AttributeValue, changes []change) {
 
 func (x *tx) apply(tenant, groupID string, c change) {
 	if c.add {
-		x.join(tenant, groupID, c.m)
+		x.join(tenant, groupID, c)
 	} else {
-		x.leave(tenant, groupID, c.m.Value)
+		x.leave(tenant, groupID, c)
 	}
 }
 
-// effective returns the changes of remove then add that change something
-// by what the pointers say (ptrs: the pointers that exist): removes of
-// members, adds of non-members. An added id without a pointer is a
-// *scim.MemberError.
-func effective(groupID string, ptrs map[string]*pointer, add []scim.Member, remove []string) ([]change, error) {
-	var out []change
+// plan returns the changes of remove then add that change something:
+// removes of members, adds of non-members, each with the key of its user's
+// item. It reads which of the users are members of the group (one
+// BatchGetItem per 100; none when members says: nil means read them), then
+// the id pointers of the users it changes. An added id without a pointer
+// is a *scim.MemberError; a removed member without one is left out (its
+// user's delete removes the membership), unless orphans says to delete
+// such memberships (a group's delete).
+func (t *table) plan(ctx context.Context, tenant, groupID string, add []scim.Member, remove []string, members map[string]bool, orphans bool) ([]change, error) {
+	if members == nil {
+		ids := make([]string, 0, len(add)+len(remove))
+		for _, m := range add {
+			ids = append(ids, m.Value)
+		}
+		ids = append(ids, remove...)
+		var err error
+		if members, err = t.memberships(ctx, tenant, groupID, ids); err != nil {
+			return nil, err
+		}
+	}
+	var ids []string
 	for _, id := range remove {
-		if p := ptrs[id]; p != nil && p.in(groupID) {
-			out = append(out, change{m: scim.Member{Value: id}})
+		if members[id] {
+			ids = append(ids, id)
 		}
 	}
 	for _, m := range add {
-		p := ptrs[m.Value]
-		if p == nil {
+		if !members[m.Value] {
+			ids = append(ids, m.Value)
+		}
+	}
+	refs, err := t.pointers(ctx, tenant, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []change
+	for _, id := range remove {
+		if !members[id] {
+			continue
+		}
+		ref, ok := refs[id]
+		if !ok && !orphans {
+			continue
+		}
+		out = append(out, change{m: scim.Member{Value: id}, ref: ref, orphan: !ok})
+	}
+	for _, m := range add {
+		if members[m.Value] {
+			continue
+		}
+		ref, ok := refs[m.Value]
+		if !ok {
 			return nil, &scim.MemberError{ID: m.Value}
 		}
-		if !p.in(groupID) {
-			out = append(out, change{add: true, m: m})
-		}
+		out = append(out, change{add: true, m: m, ref: ref})
 	}
 	return out, nil
 }
@@ -322,14 +425,14 @@ func dedupe(add []scim.Member, remove []string) ([]scim.Member, []string) {
 }
 
 // maxChunkRetries bounds how often one chunk is computed again because a
-// member's user was deleted meanwhile.
+// member's user was deleted or renamed meanwhile.
 const maxChunkRetries = 4
 
 // writeChunks applies changes to the group id, whose item sk is at version
 // v, one transaction of at most store.MembersPerTx changes each, every one
-// moving the item one version on. A chunk that fails because a removed
-// member's user was deleted meanwhile is computed again from fresh
-// pointers. It returns the version reached, also on error.
+// moving the item one version on. A chunk that fails because a member's
+// user was deleted or renamed meanwhile is computed again from fresh reads.
+// It returns the version reached, also on error.
 func (t *table) writeChunks(ctx context.Context, tenant, sk, id string, v int64, modified time.Time, changes []change) (int64, error) {
 	for len(changes) > 0 {
 		chunk := changes[:min(store.MembersPerTx, len(changes))]
@@ -362,25 +465,19 @@ func (t *table) writeChunks(ctx context.Context, tenant, sk, id string, v int64,
 	return v, nil
 }
 
-// recompute reads the pointers of a chunk's members again and keeps the
-// changes that still change something.
+// recompute reads the memberships and pointers of a chunk's users again
+// and keeps the changes that still change something.
 func (t *table) recompute(ctx context.Context, tenant, groupID string, chunk []change) ([]change, error) {
-	ids := make([]string, len(chunk))
-	for i, c := range chunk {
-		ids[i] = c.m.Value
-	}
-	ptrs, err := t.pointers(ctx, tenant, ids)
-	if err != nil {
-		return nil, err
-	}
 	var add []scim.Member
 	var remove []string
+	orphans := false
 	for _, c := range chunk {
 		if c.add {
 			add = append(add, c.m)
 		} else {
 			remove = append(remove, c.m.Value)
+			orphans = orphans || c.orphan
 		}
 	}
-	return effective(groupID, ptrs, add, remove)
+	return t.plan(ctx, tenant, groupID, add, remove, nil, orphans)
 }

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -142,22 +146,51 @@ func (t *table) create(ctx context.Context, k kind, tenant string, item map[stri
 	return x.run(ctx)
 }
 
+// replaceOpts are what a kind adds to replace.
+type replaceOpts struct {
+	// more adds items to the transaction (nil: none).
+	more func(*tx)
+	// inPlace writes an item that keeps its key as an update instead of a
+	// put: it sets the item's attributes, removes those of optional that
+	// the item lacks, and leaves every other stored attribute as it is (a
+	// user's groups, g and gv, which membership changes write).
+	inPlace  bool
+	optional []string
+	// moved, on a rename, is a further condition on the old item (a user's
+	// gv: its groups, carried to the new item, have not changed). A rename
+	// with moved returns its failing, like a stale version, as errStale for
+	// the caller to tell apart.
+	moved *condition
+}
+
 // replace writes item (next) over prev. When neither the name's key nor
-// the externalId changes and more is nil: one PutItem conditioned on prev's
-// id and version. Otherwise one transaction: the item (put conditioned on
-// the version, or on a rename: the old item deleted conditioned on the
-// version and the new one put conditioned on the name being free), the id
-// pointer moved, the bucket counters adjusted, the externalId pointer
-// moved, and what more adds — so the old name is freed and the new one taken
-// together or not at all.
-func (t *table) replace(ctx context.Context, k kind, tenant string, item map[string]types.AttributeValue, prev, next record, more func(*tx)) error {
+// the externalId changes and there is no more: one PutItem (or, inPlace,
+// UpdateItem) conditioned on prev's id and version. Otherwise one
+// transaction: the item (put or update conditioned on the version, or on a
+// rename: the old item deleted conditioned on the version and the new one
+// put conditioned on the name being free), the id pointer moved, the
+// bucket counters adjusted, the externalId pointer moved, and what more
+// adds — so the old name is freed and the new one taken together or not at
+// all.
+func (t *table) replace(ctx context.Context, k kind, tenant string, item map[string]types.AttributeValue, prev, next record, o replaceOpts) error {
 	oldSK, newSK := k.itemKey(prev.name), str(item, AttrSK)
 	cond := versionIs(prev.id, prev.version)
-	if oldSK == newSK && prev.externalID == next.externalID && more == nil {
-		in := &dynamodb.PutItemInput{TableName: &t.name, Item: item,
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
-		in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.expr()
-		_, err := t.db.PutItem(ctx, in)
+	if oldSK == newSK && prev.externalID == next.externalID && o.more == nil {
+		var err error
+		op := "put"
+		if o.inPlace {
+			op = "update"
+			u := updateOf(t.name, item, o.optional, cond)
+			_, err = t.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: u.TableName, Key: u.Key,
+				UpdateExpression: u.UpdateExpression, ConditionExpression: u.ConditionExpression,
+				ExpressionAttributeNames: u.ExpressionAttributeNames, ExpressionAttributeValues: u.ExpressionAttributeValues,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld})
+		} else {
+			in := &dynamodb.PutItemInput{TableName: &t.name, Item: item,
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}
+			in.ConditionExpression, in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.expr()
+			_, err = t.db.PutItem(ctx, in)
+		}
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
 			if str(ccf.Item, attrID) == prev.id {
@@ -166,7 +199,7 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 			return t.conflictOrGone(ctx, k, tenant, prev.id) // renamed or deleted meanwhile
 		}
 		if err != nil {
-			return wrap("put", err)
+			return wrap(op, err)
 		}
 		return nil
 	}
@@ -179,7 +212,11 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 		if len(next.changed) > 0 {
 			item[attrChanged] = &types.AttributeValueMemberSS{Value: next.changed}
 		}
-		x.delete(tenant, oldSK, cond, errStale)
+		oldCond := cond
+		if o.moved != nil {
+			oldCond = cond.and(o.moved)
+		}
+		x.delete(tenant, oldSK, oldCond, errStale)
 		x.put(item, absent, scim.ErrUniqueness)
 		x.setRef(tenant, k.idKey(next.id), oldSK, newSK, errStale)
 		if ob, nb := k.bucketOf(oldSK), k.bucketOf(newSK); ob != nb {
@@ -188,6 +225,8 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 		} else {
 			x.count(k, tenant, ob, 0) // the order within the bucket changed
 		}
+	} else if o.inPlace {
+		x.add(types.TransactWriteItem{Update: updateOf(t.name, item, o.optional, cond)}, errStale)
 	} else {
 		x.put(item, cond, errStale)
 	}
@@ -199,41 +238,85 @@ func (t *table) replace(ctx context.Context, k kind, tenant string, item map[str
 			x.putExt(k, tenant, next.externalID, next.id)
 		}
 	}
-	if more != nil {
-		more(x)
+	if o.more != nil {
+		o.more(x)
 	}
 	err := x.run(ctx)
 	if errors.Is(err, errStale) {
+		if o.moved != nil && oldSK != newSK {
+			return errStale
+		}
 		return t.conflictOrGone(ctx, k, tenant, next.id)
 	}
 	return err
+}
+
+// updateOf returns the update of the stored item that item's key names,
+// under cond: it sets every attribute of item but the key and removes
+// those of optional that item lacks; other stored attributes stay.
+func updateOf(tableName string, item map[string]types.AttributeValue, optional []string, cond *condition) *types.Update {
+	names := make(map[string]string, len(item)+len(optional)+len(cond.names))
+	values := make(map[string]types.AttributeValue, len(item)+len(cond.values))
+	attrs := make([]string, 0, len(item))
+	for a := range item {
+		if a != AttrPK && a != AttrSK {
+			attrs = append(attrs, a)
+		}
+	}
+	slices.Sort(attrs) // a stable expression
+	set := make([]string, len(attrs))
+	for i, a := range attrs {
+		ph := strconv.Itoa(i)
+		names["#s"+ph] = a
+		values[":s"+ph] = item[a]
+		set[i] = "#s" + ph + " = :s" + ph
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	var del []string
+	for i, a := range optional {
+		if _, ok := item[a]; !ok {
+			ph := "#o" + strconv.Itoa(i)
+			names[ph] = a
+			del = append(del, ph)
+		}
+	}
+	if len(del) > 0 {
+		expr += " REMOVE " + strings.Join(del, ", ")
+	}
+	text, cn, cv := cond.expr()
+	maps.Copy(names, cn)
+	maps.Copy(values, cv)
+	return &types.Update{TableName: aws.String(tableName), Key: map[string]types.AttributeValue{AttrPK: item[AttrPK], AttrSK: item[AttrSK]},
+		UpdateExpression: aws.String(expr), ConditionExpression: text,
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values}
 }
 
 // removeItems is how many items of a transaction remove writes itself.
 const removeItems = 5
 
 // remove deletes, in one transaction, the resource item (conditioned on
-// r's id and version), its id pointer (conditioned on pointing at the item
-// and on ptrCond, if not nil, which failing is ptrFail), its externalId
-// pointer, one less in its bucket counter, and what more adds. It also
-// writes the resource's tombstone (version r.version+1, expiring after
-// tombstoneTTL): on the stream, the removal of a resource item alone cannot
-// tell a delete from a rename, the tombstone's insert can (stream.go). So a
-// removal takes removeItems items of a transaction before what more adds.
-func (t *table) remove(ctx context.Context, k kind, tenant string, r record, ptrCond *condition, ptrFail error, more func(*tx)) error {
+// r's id and version and on itemCond, if not nil), its id pointer
+// (conditioned on pointing at the item), its externalId pointer, one less
+// in its bucket counter, and what more adds. It also writes the resource's
+// tombstone (version r.version+1, expiring after tombstoneTTL): on the
+// stream, the removal of a resource item alone cannot tell a delete from a
+// rename, the tombstone's insert can (stream.go). So a removal takes
+// removeItems items of a transaction before what more adds. A failed
+// condition is ErrConflict or ErrNotFound, or, with an itemCond, errStale
+// for the caller to tell apart.
+func (t *table) remove(ctx context.Context, k kind, tenant string, r record, itemCond *condition, more func(*tx)) error {
 	sk := k.itemKey(r.name)
 	x := t.tx()
-	x.delete(tenant, sk, versionIs(r.id, r.version), errStale)
-	cond := &condition{
+	cond := versionIs(r.id, r.version)
+	if itemCond != nil {
+		cond = cond.and(itemCond)
+	}
+	x.delete(tenant, sk, cond, errStale)
+	x.delete(tenant, k.idKey(r.id), &condition{
 		text:   "#r = :r",
 		names:  map[string]string{"#r": attrRef},
 		values: map[string]types.AttributeValue{":r": s(sk)},
-	}
-	onFail := errStale
-	if ptrCond != nil {
-		cond, onFail = cond.and(ptrCond), ptrFail
-	}
-	x.delete(tenant, k.idKey(r.id), cond, onFail)
+	}, errStale)
 	x.count(k, tenant, k.bucketOf(sk), -1)
 	if r.externalID != "" {
 		x.deleteExt(k, tenant, r.externalID, r.id)
@@ -243,7 +326,7 @@ func (t *table) remove(ctx context.Context, k kind, tenant string, r record, ptr
 		more(x)
 	}
 	err := x.run(ctx)
-	if errors.Is(err, errStale) {
+	if errors.Is(err, errStale) && itemCond == nil {
 		return t.conflictOrGone(ctx, k, tenant, r.id)
 	}
 	return err

@@ -86,18 +86,20 @@ var kinds = map[string]kind{users.code: users, groups.code: groups}
 // group's members writes the group item at a new version carrying the ids
 // it added and removed (attrMembersAdded, attrMembersRemoved; a group's
 // tombstone carries those removed with it), so the membership items' own
-// records are nothing. The one member change without a group write is a
-// user's delete, which removes the user's memberships beside its id
-// pointer: the pointer's REMOVE (and, for a user in more groups than one
-// transaction holds, each MODIFY that takes several groups off it at once
-// — a group's write takes at most one) gives one MemberDeleted Change per
-// group it held.
+// records are nothing, and so are the MODIFYs of the members' user items
+// (their groups, g and gv, move without the user's version). The one
+// member change without a group write is a user's delete, which removes
+// the user's memberships with its item: the user's tombstone names the
+// groups it left (attrGroups), and its INSERT gives one MemberDeleted
+// Change per group before the user's own; for a user in more groups than
+// one transaction holds, each chunk that takes several groups off its item
+// at once (a group's write takes at most one) gives the same for those.
 //
 // Every other record (pointers, counters, memberships, removals of
-// resource items, a tombstone expiring) returns none. A MODIFY that
-// changed no attribute and no member (a PUT of what is stored) returns a
-// Change with no Changed names and no members; callers publish none for
-// it.
+// resource items, a tombstone expiring, a user item MODIFY that moved no
+// version but for those chunks) returns none. A MODIFY that changed no
+// attribute and no member (a PUT of what is stored) returns a Change with
+// no Changed names and no members; callers publish none for it.
 func StreamChanges(eventName string, keys, oldImage, newImage map[string]types.AttributeValue) ([]*Change, error) {
 	img := newImage
 	if img == nil {
@@ -121,10 +123,12 @@ func StreamChanges(eventName string, keys, oldImage, newImage map[string]types.A
 			MembersRemoved: set(newImage, attrMembersRemoved)}
 		c.Version, _ = strconv.ParseInt(num(newImage, attrVersion), 10, 64)
 		c.At, _ = time.Parse(time.RFC3339Nano, str(newImage, attrDeleted))
-		return []*Change{c}, nil
-	}
-	if userID, ok := strings.CutPrefix(sk, users.idKey("")); ok {
-		return memberDeleted(tenant, userID, eventName, oldImage, newImage), nil
+		var out []*Change
+		if k.code == users.code {
+			// The groups the delete took the user out of, then the delete.
+			out = memberDeleted(tenant, id, set(newImage, attrGroups))
+		}
+		return append(out, c), nil
 	}
 	code, _, _ := strings.Cut(sk, "#")
 	k, known := kinds[code]
@@ -143,6 +147,12 @@ func StreamChanges(eventName string, keys, oldImage, newImage map[string]types.A
 		if c.Prev, err = k.decodeStreamItem(oldImage); err != nil {
 			return nil, err
 		}
+		if k.code == users.code && c.Prev.Meta.Version == next.Meta.Version {
+			// Only its groups changed (the user's version does not move
+			// with them): a group's member change, which the group's own
+			// record tells, or a chunk of the user's delete leaving groups.
+			return memberDeleted(tenant, next.ID, leftGroups(oldImage, newImage)), nil
+		}
 		c.Changed = scim.ChangedAttributes(c.Prev, c.Next)
 	case eventName == StreamInsert && next.Meta.Version == 1:
 		c.Changed = scim.ChangedAttributes(nil, next)
@@ -160,26 +170,29 @@ func StreamChanges(eventName string, keys, oldImage, newImage map[string]types.A
 	return []*Change{c}, nil
 }
 
-// memberDeleted returns the MemberDeleted changes of a record of a user's
-// id pointer: on its REMOVE (the user's delete) every group it still held;
-// on a MODIFY that took more than one group off it (a chunk of
-// UserStore.leaveChunk; a group's own write takes one) those groups.
-func memberDeleted(tenant, userID, eventName string, oldImage, newImage map[string]types.AttributeValue) []*Change {
+// leftGroups returns the groups that a MODIFY of a user item that moved
+// no version took off its g, when they are more than one: a chunk of
+// UserStore.leaveChunk (a user in more groups than its delete's transaction
+// holds leaves them first). A group's own write takes one group off, and
+// its member change is the group's record.
+func leftGroups(oldImage, newImage map[string]types.AttributeValue) []string {
+	next := decodeGroups(newImage)
 	var gone []string
-	switch eventName {
-	case StreamRemove:
-		gone = decodePointer(oldImage).groups
-	case StreamModify:
-		next := decodePointer(newImage)
-		for _, g := range decodePointer(oldImage).groups {
-			if !next.in(g) {
-				gone = append(gone, g)
-			}
-		}
-		if len(gone) < 2 {
-			return nil
+	for _, g := range decodeGroups(oldImage).groups {
+		if !next.in(g) {
+			gone = append(gone, g)
 		}
 	}
+	if len(gone) < 2 {
+		return nil
+	}
+	return gone
+}
+
+// memberDeleted returns one MemberDeleted change per group the deleted
+// user userID left: those its tombstone names, or those a chunk of its
+// delete took off its item (leftGroups).
+func memberDeleted(tenant, userID string, gone []string) []*Change {
 	out := make([]*Change, 0, len(gone))
 	for _, g := range gone {
 		out = append(out, &Change{Tenant: tenant, ResourceType: groups.resourceType, ID: g,

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -50,13 +51,18 @@ func userItem(k kind, tenant string, r *scim.Resource) (map[string]types.Attribu
 	return item, nil
 }
 
-// decodeUser turns a user item back into a resource.
+// userOptional are the attributes a user item may lack: an update in place
+// (Replace) removes those the new item does not have.
+var userOptional = []string{attrActive, attrPassword, attrPrevName, attrChanged}
+
+// decodeUser turns a user item back into a resource, with its groups.
 func decodeUser(item map[string]types.AttributeValue) (*scim.Resource, error) {
 	r, err := users.decodeResource(item)
 	if err != nil {
 		return nil, err
 	}
 	r.PasswordHash = str(item, attrPassword)
+	r.Groups = groupsOf(item)
 	return r, nil
 }
 
@@ -71,43 +77,28 @@ func (st *UserStore) Create(ctx context.Context, tenant string, r *scim.Resource
 	return st.t.create(ctx, st.k, tenant, item, st.k.record(r), nil)
 }
 
-// decodeUserPtr decodes a user item with its groups from its id pointer.
-func decodeUserPtr(ptr, item map[string]types.AttributeValue) (*scim.Resource, error) {
-	r, err := decodeUser(item)
-	if err != nil {
-		return nil, err
-	}
-	r.Groups = groupsOf(ptr)
-	return r, nil
+func decodeUserPtr(_, item map[string]types.AttributeValue) (*scim.Resource, error) {
+	return decodeUser(item)
 }
 
-// Get reads the id pointer, then the user item: two strongly consistent
-// GetItems. The pointer holds the user's groups.
+// Get reads the id pointer, then the user item, which holds the user's
+// groups: two strongly consistent GetItems.
 func (st *UserStore) Get(ctx context.Context, tenant, id string) (*scim.Resource, error) {
-	ptr, item, err := st.t.byID(ctx, st.k, tenant, id)
+	_, item, err := st.t.byID(ctx, st.k, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	return decodeUserPtr(ptr, item)
+	return decodeUser(item)
 }
 
-// GetByUserName reads the user item keyed by the folded userName, then its
-// id pointer for its groups: two strongly consistent GetItems.
+// GetByUserName reads the user item keyed by the folded userName, which
+// holds the user's groups: one strongly consistent GetItem.
 func (st *UserStore) GetByUserName(ctx context.Context, tenant, userName string) (*scim.Resource, error) {
 	item, err := st.t.byName(ctx, st.k, tenant, userName)
 	if err != nil {
 		return nil, err
 	}
-	r, err := decodeUser(item)
-	if err != nil {
-		return nil, err
-	}
-	ptr, err := st.t.getItem(ctx, tenant, st.k.idKey(r.ID))
-	if err != nil {
-		return nil, err
-	}
-	r.Groups = groupsOf(ptr)
-	return r, nil
+	return decodeUser(item)
 }
 
 // GetByExternalID queries the externalId pointers of externalID and reads
@@ -116,40 +107,57 @@ func (st *UserStore) GetByExternalID(ctx context.Context, tenant, externalID str
 	return st.t.byExternalID(ctx, st.k, tenant, externalID, decodeUserPtr)
 }
 
-// withGroups fills the Groups of users from their id pointers, read with
-// one strongly consistent BatchGetItem per 100 users.
-func (st *UserStore) withGroups(ctx context.Context, tenant string, rs []*scim.Resource) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.ID
-	}
-	ptrs, err := st.t.pointers(ctx, tenant, ids)
+// maxMoveAttempts bounds how often a rename or a delete of a user reads
+// the user item again because its groups changed meanwhile.
+const maxMoveAttempts = 8
+
+// current reads the item of the user of rec and returns its groups, or the
+// error a write of rec meets: ErrConflict when the user is at another
+// version, ErrNotFound when it is gone.
+func (st *UserStore) current(ctx context.Context, tenant string, rec record) (userGroups, error) {
+	item, err := st.t.getItem(ctx, tenant, st.k.itemKey(rec.name))
 	if err != nil {
-		return err
+		return userGroups{}, err
 	}
-	for _, r := range rs {
-		r.Groups = []string{}
-		if p := ptrs[r.ID]; p != nil && p.groups != nil {
-			r.Groups = p.groups
-		}
+	if item == nil || str(item, attrID) != rec.id {
+		return userGroups{}, st.t.conflictOrGone(ctx, st.k, tenant, rec.id)
 	}
-	return nil
+	if num(item, attrVersion) != strconv.FormatInt(rec.version, 10) {
+		return userGroups{}, scim.ErrConflict
+	}
+	return decodeGroups(item), nil
 }
 
-// Replace writes next over prev: one PutItem conditioned on prev's version
-// when neither the folded userName nor the externalId changes, otherwise
-// one transaction that also moves the name claim, the id pointer, the
-// counters and the externalId pointer.
+// Replace writes next over prev. When the folded userName does not change:
+// one UpdateItem conditioned on prev's version (a transaction when the
+// externalId changes, which also moves the externalId pointer), which
+// leaves the user's groups (g, gv) as membership changes wrote them. A
+// rename reads the user item for its groups first (one GetItem), then
+// moves, in one transaction, the item with its groups (the old one
+// conditioned on prev's version and on its groups being unchanged: gv),
+// the name claim, the id pointer, the counters and the externalId pointer;
+// a membership change in between makes it read again (bounded).
 func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *scim.Resource) error {
 	item, err := userItem(st.k, tenant, next)
 	if err != nil {
 		return err
 	}
 	p, n := st.k.records(prev, next)
-	return st.t.replace(ctx, st.k, tenant, item, p, n, nil)
+	if st.k.itemKey(p.name) == str(item, AttrSK) {
+		return st.t.replace(ctx, st.k, tenant, item, p, n, replaceOpts{inPlace: true, optional: userOptional})
+	}
+	for attempt := 0; attempt < maxMoveAttempts; attempt++ {
+		ug, err := st.current(ctx, tenant, p)
+		if err != nil {
+			return err
+		}
+		ug.setOn(item)
+		err = st.t.replace(ctx, st.k, tenant, item, p, n, replaceOpts{moved: groupsVersionIs(ug.gv)})
+		if !errors.Is(err, errStale) {
+			return err
+		}
+	}
+	return scim.ErrUnavailable
 }
 
 // userRoom is the room for memberships in the transaction that deletes a
@@ -157,80 +165,68 @@ func (st *UserStore) Replace(ctx context.Context, tenant string, prev, next *sci
 // pointer, counter and tombstone), one membership item per group.
 const userRoom = store.MaxTxItems - removeItems
 
-// maxDeleteAttempts bounds how often a user delete reads the user's
-// memberships again because they changed meanwhile.
-const maxDeleteAttempts = 8
-
-// Delete reads the user's id pointer for its groups, then removes, in one
-// transaction, the user item (conditioned on r's version), its id pointer
-// (conditioned on its groups not having changed since: gv), its externalId
-// pointer and its memberships, and counts one less in its bucket. A user in
-// more groups than one transaction holds leaves them first, in chunks, each
+// Delete reads the user item for its groups, then removes, in one
+// transaction, the user item (conditioned on r's version and on its groups
+// not having changed since: gv), its id pointer, its externalId pointer and
+// its memberships, counts one less in its bucket and writes its tombstone,
+// which names the groups it left (g, for the events). A user in more
+// groups than one transaction holds leaves them first, in chunks, each
 // conditioned on r's version. The groups' versions do not move.
 func (st *UserStore) Delete(ctx context.Context, tenant string, r *scim.Resource) error {
 	rec := st.k.record(r)
-	for attempt := 0; attempt < maxDeleteAttempts; attempt++ {
-		item, err := st.t.getItem(ctx, tenant, st.k.idKey(r.ID))
+	for failed := 0; failed < maxMoveAttempts; {
+		ug, err := st.current(ctx, tenant, rec)
 		if err != nil {
 			return err
 		}
-		if item == nil {
-			return scim.ErrNotFound
-		}
-		p := decodePointer(item)
-		if len(p.groups) > userRoom {
-			err = st.leaveChunk(ctx, tenant, rec, p)
+		if len(ug.groups) > userRoom {
+			err = st.leaveChunk(ctx, tenant, rec, ug) // progress: not counted
 		} else {
-			err = st.t.remove(ctx, st.k, tenant, rec, groupsVersionIs(p.gv), errGroupsMoved, func(x *tx) {
-				for _, g := range p.groups {
+			err = st.t.remove(ctx, st.k, tenant, rec, groupsVersionIs(ug.gv), func(x *tx) {
+				for _, g := range ug.groups {
 					x.delete(tenant, memberKey(g, r.ID), nil, nil)
 				}
+				x.tombstoneSet(tenant, st.k, r.ID, attrGroups, ug.groups)
 			})
 			if err == nil {
 				return nil
 			}
 		}
-		if err != nil && !errors.Is(err, errGroupsMoved) {
+		switch {
+		case errors.Is(err, errStale):
+			failed++ // its groups or its version moved: read again
+		case err != nil:
 			return err
 		}
 	}
 	return scim.ErrUnavailable
 }
 
-// leaveChunk removes up to store.MaxTxItems-2 of the user's memberships in
-// one transaction, conditioned on the user still being at rec's version
-// and its memberships at p's gv.
-func (st *UserStore) leaveChunk(ctx context.Context, tenant string, rec record, p *pointer) error {
-	gs := p.groups[:min(len(p.groups), store.MaxTxItems-2)]
+// leaveChunk removes up to store.MaxTxItems-1 of the user's memberships in
+// one transaction with the update of the user item, conditioned on the
+// user still being at rec's version and its memberships at ug's gv
+// (failing: errStale, for Delete to read again).
+func (st *UserStore) leaveChunk(ctx context.Context, tenant string, rec record, ug userGroups) error {
+	gs := ug.groups[:min(len(ug.groups), store.MaxTxItems-1)]
 	x := st.t.tx()
-	x.add(types.TransactWriteItem{ConditionCheck: func() *types.ConditionCheck {
-		c := versionIs(rec.id, rec.version)
-		text, names, values := c.expr()
-		return &types.ConditionCheck{TableName: &st.t.name, Key: key(tenant, st.k.itemKey(rec.name)),
-			ConditionExpression: text, ExpressionAttributeNames: names, ExpressionAttributeValues: values}
-	}()}, errStale)
-	cond := groupsVersionIs(p.gv)
+	cond := versionIs(rec.id, rec.version).and(groupsVersionIs(ug.gv))
 	cond.names["#g"] = attrGroups
 	cond.values[":g"] = &types.AttributeValueMemberSS{Value: gs}
 	cond.values[":one"] = n(1)
 	text, names, values := cond.expr()
 	x.add(types.TransactWriteItem{Update: &types.Update{
-		TableName: &st.t.name, Key: key(tenant, st.k.idKey(rec.id)),
+		TableName: &st.t.name, Key: key(tenant, st.k.itemKey(rec.name)),
 		UpdateExpression:    aws.String("DELETE #g :g ADD #gv :one"),
 		ConditionExpression: text, ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}}, errGroupsMoved)
+	}}, errStale)
 	for _, g := range gs {
 		x.delete(tenant, memberKey(g, rec.id), nil, nil)
 	}
-	err := x.run(ctx)
-	if errors.Is(err, errStale) {
-		return st.t.conflictOrGone(ctx, st.k, tenant, rec.id)
-	}
-	return err
+	return x.run(ctx)
 }
 
-// groupsVersionIs is the condition that a user's id pointer has seen gv
-// changes of its groups (none: no gv yet).
+// groupsVersionIs is the condition that a user item has seen gv changes of
+// its groups (none: no gv yet).
 func groupsVersionIs(gv int64) *condition {
 	c := &condition{names: map[string]string{"#gv": attrGroupsVersion}, values: map[string]types.AttributeValue{}}
 	if gv == 0 {
@@ -251,58 +247,20 @@ func (st *UserStore) Count(ctx context.Context, tenant string) (int, error) {
 // order, reading the counters and the users of one bucket before the
 // position, never all users before it.
 func (st *UserStore) Slice(ctx context.Context, tenant string, offset, limit int) ([]*scim.Resource, int, error) {
-	rs, total, err := st.t.slice(ctx, st.k, tenant, offset, limit, decodeUser)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rs, total, st.withGroups(ctx, tenant, rs)
+	return st.t.slice(ctx, st.k, tenant, offset, limit, decodeUser)
 }
 
 // ListAfter returns up to limit users after (or, backward, before) the
 // listing position of userName, and whether there are more: one Query from
 // the position.
 func (st *UserStore) ListAfter(ctx context.Context, tenant, userName string, backward bool, limit int) ([]*scim.Resource, bool, error) {
-	rs, more, err := st.t.after(ctx, st.k, tenant, userName, backward, limit, decodeUser)
-	if err != nil {
-		return nil, false, err
-	}
-	return rs, more, st.withGroups(ctx, tenant, rs)
+	return st.t.after(ctx, st.k, tenant, userName, backward, limit, decodeUser)
 }
 
 // Walk calls fn for every user of the tenant in listing order (bucket, then
-// folded userName), querying page by page, their groups read 100 users at
-// a time. It never scans the table.
+// folded userName), querying page by page. It never scans the table.
 func (st *UserStore) Walk(ctx context.Context, tenant string, fn func(*scim.Resource) bool) error {
-	var batch []*scim.Resource
-	// flush fills the batch's groups and hands it to fn; false: stop.
-	flush := func() (bool, error) {
-		defer func() { batch = batch[:0] }()
-		if err := st.withGroups(ctx, tenant, batch); err != nil {
-			return false, err
-		}
-		for _, r := range batch {
-			if !fn(r) {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
-	var failed error
-	more := true
-	err := st.t.walk(ctx, st.k, tenant, decodeUser, func(r *scim.Resource) bool {
-		if batch = append(batch, r); len(batch) == maxBatchGet {
-			more, failed = flush()
-		}
-		return more
-	})
-	switch {
-	case err != nil:
-		return err
-	case failed != nil || !more:
-		return failed
-	}
-	_, err = flush()
-	return err
+	return st.t.walk(ctx, st.k, tenant, decodeUser, fn)
 }
 
 // heldByUser returns the attributes a user item holds outside its document:
@@ -332,53 +290,19 @@ func heldByUser(item map[string]types.AttributeValue, key string) (any, bool) {
 // Scan reads the users after (backward: before) the listing position of
 // userName ("" the start, or the end) in Query steps sized by want, the
 // number of matches fn is expected to take (0: all of them, in 1 MB pages).
-// It decodes of each user only its id, meta and the attributes keys (every
-// one when keys is nil; userName and active come from the item, not its JSON
-// document) to ask match, and calls fn with the whole user for each match,
-// until fn returns false.
-//
-// The matches carry their Groups, as every other read's users do: they are
-// passed to fn in batches of up to maxBatchGet, after one BatchGetItem of
-// their id pointers per batch (what ListAfter pays per page).
+// It decodes of each user only its id, meta, its groups and the attributes
+// keys (every one when keys is nil; userName and active come from the item,
+// not its JSON document) to ask match, and calls fn with the whole user for
+// each match, until fn returns false. Every user comes from its item alone.
 func (st *UserStore) Scan(ctx context.Context, tenant, userName string, backward bool, want int, keys []string,
 	match, fn func(*scim.Resource) bool) error {
-	batch := make([]*scim.Resource, 0, min(max(want, 1), maxBatchGet))
-	stopped := false
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	partial := st.k.partial(keys, heldByUser)
+	withGroups := func(item map[string]types.AttributeValue) (*scim.Resource, error) {
+		r, err := partial(item)
+		if err == nil {
+			r.Groups = groupsOf(item)
 		}
-		if err := st.withGroups(ctx, tenant, batch); err != nil {
-			return err
-		}
-		for _, r := range batch {
-			if !fn(r) {
-				stopped = true
-				break
-			}
-		}
-		batch = batch[:0]
-		return nil
+		return r, err
 	}
-	var ferr error
-	err := st.t.scan(ctx, st.k, tenant, userName, backward, want, st.k.partial(keys, heldByUser), decodeUser, match, func(r *scim.Resource) bool {
-		batch = append(batch, r)
-		// Flush when the batch is full, or when it holds as many as fn was
-		// said to want: it may stop there.
-		if len(batch) == maxBatchGet || (want > 0 && len(batch) >= want) {
-			ferr = flush()
-			return ferr == nil && !stopped
-		}
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	if ferr != nil {
-		return ferr
-	}
-	if stopped {
-		return nil
-	}
-	return flush()
+	return st.t.scan(ctx, st.k, tenant, userName, backward, want, withGroups, decodeUser, match, fn)
 }

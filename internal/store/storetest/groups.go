@@ -28,8 +28,10 @@ type Stores struct {
 // name the tenant's users (nothing written otherwise, also for a change
 // too large for one transaction), large member changes, that a deleted
 // user leaves every group and a deleted group keeps its users, concurrent
-// member adds, the users' Groups on every read, the listing and tenant
-// isolation.
+// member adds, a user renamed and updated while it joins and leaves groups
+// (no membership lost or kept), a user deleted while being added (no
+// membership left), the users' Groups on every read, the listing and
+// tenant isolation.
 func RunGroups(t *testing.T, newStores func(t *testing.T) Stores) {
 	for _, tc := range []struct {
 		name string
@@ -46,6 +48,8 @@ func RunGroups(t *testing.T, newStores func(t *testing.T) Stores) {
 		{"DeletedUserLeavesEveryGroup", testUserDeleteLeaves},
 		{"DeletedGroupKeepsItsUsers", testGroupDelete},
 		{"ConcurrentAdds", testConcurrentAdds},
+		{"RenameWhileJoiningAndLeaving", testRenameWhileJoining},
+		{"DeleteWhileJoining", testDeleteWhileJoining},
 		{"UsersShowTheirGroups", testUserGroups},
 		{"Listing", testGroupListing},
 		{"TenantIsolation", testGroupTenants},
@@ -898,5 +902,189 @@ func testGroupLimits(t *testing.T, st Stores) {
 	}
 	if got := mustGetGroup(t, st, "t", g.ID); got.Meta.Version != 1 {
 		t.Errorf("oversized Update landed: v%d", got.Meta.Version)
+	}
+}
+
+// retryConflicts calls f until it returns anything but scim.ErrConflict, at
+// most 200 times, as the services retry from a fresh read.
+func retryConflicts(f func() error) error {
+	for attempt := 0; attempt < 200; attempt++ {
+		if err := f(); !errors.Is(err, scim.ErrConflict) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt%5) * time.Millisecond)
+	}
+	return errors.New("still conflicting after 200 attempts")
+}
+
+// addTo adds (or, remove, takes out) the user id to the group from a fresh
+// read, retrying conflicts.
+func addTo(st Stores, tenant, groupID, id string, remove bool) error {
+	return retryConflicts(func() error {
+		g, err := st.Groups.Get(ctx, tenant, groupID)
+		if err != nil {
+			return err
+		}
+		if remove {
+			return st.Groups.Update(ctx, tenant, g, Next(g, keep), nil, []string{id})
+		}
+		return st.Groups.Update(ctx, tenant, g, Next(g, keep), asMembers(id), nil)
+	})
+}
+
+// A user renamed and updated over and over while it joins, then leaves,
+// groups concurrently: no membership is lost or kept by a rename moving the
+// user (every view agrees), and no update of the user is refused because
+// of its groups (they do not move its version).
+func testRenameWhileJoining(t *testing.T, st Stores) {
+	const n = 8
+	u := mustCreate(t, st.Users, "t", NewUser("mover-0@x.io"))
+	var gs []string
+	for i := range n {
+		gs = append(gs, mustCreateGroup(t, st, "t", NewGroup(fmt.Sprint("joined", i))).ID)
+	}
+	// run does the member changes of groups gs concurrently with writes of
+	// the user: a rename, then an update keeping the name, in turn.
+	renames := 0
+	run := func(gs []string, remove bool) {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, len(gs)+1)
+		for i, g := range gs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = addTo(st, "t", g, u.ID, remove)
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2 * len(gs) {
+				err := retryConflicts(func() error {
+					cur, err := st.Users.Get(ctx, "t", u.ID)
+					if err != nil {
+						return err
+					}
+					return st.Users.Replace(ctx, "t", cur, Next(cur, func(m map[string]any) {
+						if i%2 == 0 {
+							renames++
+							m["userName"] = fmt.Sprintf("mover-%d@x.io", renames)
+						} else {
+							m["displayName"] = fmt.Sprint("Mover ", i)
+						}
+					}))
+				})
+				if err != nil {
+					errs[len(gs)] = err
+					return
+				}
+			}
+		}()
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("writer %d: %v", i, err)
+			}
+		}
+	}
+	check := func(want []string) {
+		t.Helper()
+		want = sortedIDs(want...)
+		name := fmt.Sprintf("mover-%d@x.io", renames)
+		cur := mustGet(t, st.Users, "t", u.ID)
+		if cur.UserName() != name {
+			t.Fatalf("userName = %q, want %q", cur.UserName(), name)
+		}
+		byName, err := st.Users.GetByUserName(ctx, "t", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var walked []string
+		for _, r := range walk(t, st.Users, "t") {
+			if r.ID == u.ID {
+				walked = r.Groups
+			}
+		}
+		gsOf, err := st.Groups.GroupsOf(ctx, "t", u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, got := range map[string][]string{"Get": cur.Groups, "GetByUserName": byName.Groups, "Walk": walked, "GroupsOf": gsOf} {
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: Groups = %v, want %v", what, got, want)
+			}
+		}
+		for _, g := range gs {
+			if ok, err := st.Groups.HasMember(ctx, "t", g, u.ID); err != nil || ok != slices.Contains(want, g) {
+				t.Errorf("HasMember(%s) = %v, %v", g, ok, err)
+			}
+		}
+	}
+	run(gs, false)
+	check(gs)
+	run(gs[:n/2], true)
+	check(gs[n/2:])
+	if n, _ := st.Users.Count(ctx, "t"); n != 1 {
+		t.Errorf("Count = %d after the renames, want 1", n)
+	}
+}
+
+// A user deleted while it is being added to groups: whichever comes first,
+// no group keeps it as a member, and an add that comes after the delete is
+// refused as an unknown member.
+func testDeleteWhileJoining(t *testing.T, st Stores) {
+	const n = 6
+	var gs []string
+	for i := range n {
+		gs = append(gs, mustCreateGroup(t, st, "t", NewGroup(fmt.Sprint("racing", i))).ID)
+	}
+	for round := range 4 {
+		u := mustCreate(t, st.Users, "t", NewUser(fmt.Sprintf("doomed%d@x.io", round)))
+		var wg sync.WaitGroup
+		errs := make([]error, n+1)
+		for i, g := range gs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 1 {
+					time.Sleep(time.Duration(round) * time.Millisecond)
+				}
+				errs[i] = addTo(st, "t", g, u.ID, false)
+				var me *scim.MemberError
+				if errors.As(errs[i], &me) && me.ID == u.ID {
+					errs[i] = nil // came after the delete
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(round) * time.Millisecond)
+			errs[n] = retryConflicts(func() error {
+				cur, err := st.Users.Get(ctx, "t", u.ID)
+				if err != nil {
+					return err
+				}
+				return st.Users.Delete(ctx, "t", cur)
+			})
+		}()
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, writer %d: %v", round, i, err)
+			}
+		}
+		if _, err := st.Users.Get(ctx, "t", u.ID); !errors.Is(err, scim.ErrNotFound) {
+			t.Fatalf("round %d: the deleted user: %v", round, err)
+		}
+		for _, g := range gs {
+			wantNotMember(t, st, "t", g, u.ID)
+		}
+	}
+	for _, g := range gs {
+		if got := members(t, st, "t", g); len(got) != 0 {
+			t.Errorf("group %s keeps members %v", g, got)
+		}
 	}
 }

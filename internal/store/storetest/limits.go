@@ -44,6 +44,15 @@ func testLookupLimits(t *testing.T, st Stores) {
 		t.Errorf("GetByDisplayName(the longest displayName, upper case) = %v, %v; want the group", got, err)
 	}
 
+	// Two ids each short enough for a pointer make a membership key too
+	// long to be one: no membership, no error.
+	t.Run("membership of two 512-byte ids", func(t *testing.T) {
+		id := strings.Repeat("i", 512)
+		if ok, err := st.Groups.HasMember(ctx, tenant, id, id); err != nil || ok {
+			t.Errorf("HasMember(512 bytes, 512 bytes) = %v, %v; want false", ok, err)
+		}
+	})
+
 	for _, tc := range tooLong {
 		t.Run(tc.name, func(t *testing.T) {
 			if r, err := st.Users.GetByUserName(ctx, tenant, tc.value); !errors.Is(err, scim.ErrNotFound) {
