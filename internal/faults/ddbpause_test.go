@@ -17,6 +17,7 @@ import (
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/local/ddblocal"
 	"github.com/serverless-scim/serverless-scim/internal/local/localapi/apitest"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 )
 
 // pauseFunctionTimeout is the functions' timeout in this test: short, so
@@ -241,6 +242,8 @@ func TestDynamoDBPausedThenKilled(t *testing.T) {
 	if r.status != http.StatusOK || r.body["totalResults"] != float64(1) {
 		t.Errorf("the retried create is not there exactly once: %d %s", r.status, r.raw)
 	}
+	// And whatever of the paused writes landed, landed whole.
+	dynamotest.RequireConsistent(t, env.DB, env.Table)
 
 	// (b) Killed: connections reset, then refused. 503 at once (the SDK's
 	// retries of a refused connection take milliseconds), never 500.
