@@ -1,6 +1,7 @@
 // Package dynamotest gives tests a fresh table on DynamoDB Local: the one
-// named by SCIM_DYNAMODB_ENDPOINT (make test starts it), or one it starts
-// itself for the test binary. Tests that claim storage behaviour use it;
+// named by SCIM_DYNAMODB_ENDPOINT (cmd/ddblocal sets it), or one it starts
+// itself for the test binary (make test: each package its own, since
+// DynamoDB Local serves one request at a time). Tests that claim storage behaviour use it;
 // logic tests may use internal/store/memory instead, which
 // internal/store/storetest holds to the same contract.
 package dynamotest
