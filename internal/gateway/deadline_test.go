@@ -3,9 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/serverless-scim/serverless-scim/internal/gateway"
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 )
 
 // storageAt is the functions' DynamoDB client (gateway.DynamoDBOptions) on
@@ -25,32 +24,6 @@ func storageAt(endpoint string) *dynamodb.Client {
 		BaseEndpoint: aws.String(endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
 	}, gateway.DynamoDBOptions)
-}
-
-// hungStorage accepts every request and answers none until the test ends:
-// a paused DynamoDB.
-func hungStorage(t *testing.T) string {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-stop:
-		}
-	}))
-	t.Cleanup(func() { close(stop); srv.Close() })
-	return srv.URL
-}
-
-// goneStorage is a loopback port nothing listens on: a DynamoDB that is down.
-func goneStorage(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return "http://" + ln.Addr().String()
 }
 
 // A request whose storage hangs is answered 503 with Retry-After and a SCIM
@@ -64,7 +37,7 @@ func TestStorageTooSlowOrGoneIs503BeforeTheDeadline(t *testing.T) {
 	const budget = 1500 * time.Millisecond
 	for _, tc := range []struct {
 		name    string
-		storage func(*testing.T) string
+		storage func(testing.TB) string
 		method  string
 		path    string
 		body    string
@@ -73,11 +46,11 @@ func TestStorageTooSlowOrGoneIs503BeforeTheDeadline(t *testing.T) {
 		lambda bool
 		within time.Duration
 	}{
-		{"hung storage, Lambda's deadline, GET", hungStorage, "GET", "/scim/v2/Users/0b5a3fd8-1d9c-4f5e-9c2b-5d0c6a1e2f3a", "", true, budget},
-		{"hung storage, Lambda's deadline, POST", hungStorage, "POST", "/scim/v2/Users", `{"userName":"a@acme.io"}`, true, budget},
-		{"hung storage, API Gateway's limit, list", hungStorage, "GET", "/scim/v2/Users", "", false, budget},
-		{"storage down, GET", goneStorage, "GET", "/scim/v2/Users/0b5a3fd8-1d9c-4f5e-9c2b-5d0c6a1e2f3a", "", true, time.Second},
-		{"storage down, POST", goneStorage, "POST", "/scim/v2/Users", `{"userName":"a@acme.io"}`, true, time.Second},
+		{"hung storage, Lambda's deadline, GET", dynamotest.HungEndpoint, "GET", "/scim/v2/Users/0b5a3fd8-1d9c-4f5e-9c2b-5d0c6a1e2f3a", "", true, budget},
+		{"hung storage, Lambda's deadline, POST", dynamotest.HungEndpoint, "POST", "/scim/v2/Users", `{"userName":"a@acme.io"}`, true, budget},
+		{"hung storage, API Gateway's limit, list", dynamotest.HungEndpoint, "GET", "/scim/v2/Users", "", false, budget},
+		{"storage down, GET", dynamotest.ClosedEndpoint, "GET", "/scim/v2/Users/0b5a3fd8-1d9c-4f5e-9c2b-5d0c6a1e2f3a", "", true, time.Second},
+		{"storage down, POST", dynamotest.ClosedEndpoint, "POST", "/scim/v2/Users", `{"userName":"a@acme.io"}`, true, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

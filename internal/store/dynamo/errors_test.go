@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/serverless-scim/serverless-scim/internal/store/dynamo"
+	"github.com/serverless-scim/serverless-scim/internal/store/dynamo/dynamotest"
 	"github.com/serverless-scim/serverless-scim/internal/store/storetest"
 	"github.com/serverless-scim/serverless-scim/pkg/scim"
 )
@@ -84,21 +84,9 @@ func client(endpoint string) *dynamodb.Client {
 	})
 }
 
-// closedPort returns the URL of a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 // answering serves every request with status and an awsJson1.0 error of
 // code, as DynamoDB writes its errors.
-func answering(t *testing.T, status int, code string) string {
+func answering(t testing.TB, status int, code string) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
@@ -109,23 +97,8 @@ func answering(t *testing.T, status int, code string) string {
 	return srv.URL
 }
 
-// hanging accepts requests and never answers them (until the test ends),
-// like a paused DynamoDB.
-func hanging(t *testing.T) string {
-	t.Helper()
-	stop := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-stop:
-		}
-	}))
-	t.Cleanup(func() { close(stop); srv.Close() })
-	return srv.URL
-}
-
 // cutting ends every connection in the middle of its response.
-func cutting(t *testing.T) string {
+func cutting(t testing.TB) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, buf, err := w.(http.Hijacker).Hijack()
@@ -147,21 +120,21 @@ func TestUnreachableStorageIsUnavailable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		endpoint    func(*testing.T) string
+		endpoint    func(testing.TB) string
 		timeout     time.Duration
 		unavailable bool
 		retryAfter  time.Duration
 	}{
-		{"connection refused", closedPort, 0, true, 5 * time.Second},
+		{"connection refused", dynamotest.ClosedEndpoint, 0, true, 5 * time.Second},
 		{"connection cut mid-response", cutting, 0, true, 5 * time.Second},
-		{"500 InternalServerError", func(t *testing.T) string { return answering(t, 500, "InternalServerError") }, 0, true, 5 * time.Second},
-		{"503 ServiceUnavailable", func(t *testing.T) string { return answering(t, 503, "ServiceUnavailable") }, 0, true, 5 * time.Second},
-		{"502 from a proxy", func(t *testing.T) string { return answering(t, 502, "BadGateway") }, 0, true, 5 * time.Second},
-		{"throttled", func(t *testing.T) string { return answering(t, 400, "ThrottlingException") }, 0, true, time.Second},
-		{"transaction in progress", func(t *testing.T) string { return answering(t, 400, "TransactionInProgressException") }, 0, true, time.Second},
-		{"no answer before the deadline", hanging, 300 * time.Millisecond, true, 5 * time.Second},
-		{"a request DynamoDB refuses", func(t *testing.T) string { return answering(t, 400, "ValidationException") }, 0, false, 0},
-		{"an unknown table", func(t *testing.T) string { return answering(t, 400, "ResourceNotFoundException") }, 0, false, 0},
+		{"500 InternalServerError", func(t testing.TB) string { return answering(t, 500, "InternalServerError") }, 0, true, 5 * time.Second},
+		{"503 ServiceUnavailable", func(t testing.TB) string { return answering(t, 503, "ServiceUnavailable") }, 0, true, 5 * time.Second},
+		{"502 from a proxy", func(t testing.TB) string { return answering(t, 502, "BadGateway") }, 0, true, 5 * time.Second},
+		{"throttled", func(t testing.TB) string { return answering(t, 400, "ThrottlingException") }, 0, true, time.Second},
+		{"transaction in progress", func(t testing.TB) string { return answering(t, 400, "TransactionInProgressException") }, 0, true, time.Second},
+		{"no answer before the deadline", dynamotest.HungEndpoint, 300 * time.Millisecond, true, 5 * time.Second},
+		{"a request DynamoDB refuses", func(t testing.TB) string { return answering(t, 400, "ValidationException") }, 0, false, 0},
+		{"an unknown table", func(t testing.TB) string { return answering(t, 400, "ResourceNotFoundException") }, 0, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

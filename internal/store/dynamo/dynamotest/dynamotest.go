@@ -9,6 +9,9 @@ package dynamotest
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -127,4 +130,31 @@ func RequireConsistent(tb testing.TB, db dynamo.CheckAPI, table string) {
 		fmt.Fprintf(&b, "\n\t… and %d more", rep.MoreProblems)
 	}
 	tb.Errorf("table %s breaks its invariants (%d problem(s)):%s", table, len(rep.Problems)+rep.MoreProblems, b.String())
+}
+
+// HungEndpoint is the URL of a loopback server that accepts every request
+// and answers none until the test ends: a paused DynamoDB.
+func HungEndpoint(tb testing.TB) string {
+	tb.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	tb.Cleanup(func() { close(stop); srv.Close() })
+	return srv.URL
+}
+
+// ClosedEndpoint is the URL of a loopback port nothing listens on: a
+// DynamoDB that is down.
+func ClosedEndpoint(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
 }
